@@ -1,0 +1,141 @@
+import NIOCore
+import Synchronization
+
+/// An encoded `/characters` page ready to send.
+struct CachedPage: Sendable {
+    let body: ByteBuffer
+    /// A strong validator: the data generation and a hash of the bytes.
+    let etag: String
+    let generation: Int64
+}
+
+/// Per-instance page cache (CONTRACT section 8): LRU + TTL over encoded response bytes, keyed by
+/// the query and the data generation, with single-flight loading so that concurrent misses for
+/// one key make one database query. A newer generation, seen from any replica, makes older
+/// entries unreachable.
+final class PageCache<C: Clock>: Sendable where C.Duration == Duration {
+    struct Key: Hashable, Sendable {
+        let query: CharacterQuery
+        let generation: Int64
+    }
+
+    private struct Entry {
+        let page: CachedPage
+        let expires: C.Instant
+    }
+
+    private struct State {
+        var store: LRUStore<Key, Entry>
+        var generation: Int64 = 0
+        var loading: [Key: [CheckedContinuation<CachedPage, any Error>]] = [:]
+    }
+
+    /// What a lookup found.
+    enum Lookup: Sendable {
+        case fresh(CachedPage, remaining: Duration)
+        /// Expired but of the current generation: served only when the database cannot answer.
+        case stale(CachedPage)
+        case miss
+    }
+
+    let ttl: Duration
+    let capacity: Int
+    private let clock: C
+    private let state: Mutex<State>
+
+    init(capacity: Int, ttl: Duration, clock: C) {
+        self.capacity = capacity
+        self.ttl = ttl
+        self.clock = clock
+        self.state = Mutex(State(store: LRUStore(capacity: capacity)))
+    }
+
+    var isEnabled: Bool { self.capacity > 0 && self.ttl > .zero }
+
+    /// The newest data generation this instance has seen.
+    var generation: Int64 { self.state.withLock { $0.generation } }
+
+    var count: Int { self.state.withLock { $0.store.count } }
+
+    /// Records a generation seen in the database; a newer one drops every older entry.
+    func observe(generation: Int64) {
+        self.state.withLock { state in
+            guard generation > state.generation else { return }
+            state.generation = generation
+            state.store.removeAll { $0.generation < generation }
+        }
+    }
+
+    /// Looks `query` up under the current generation.
+    func lookup(_ query: CharacterQuery) -> Lookup {
+        let now = self.clock.now
+        return self.state.withLock { state in
+            let key = Key(query: query, generation: state.generation)
+            guard let entry = state.store.get(key) else { return .miss }
+            let remaining = now.duration(to: entry.expires)
+            return remaining > .zero ? .fresh(entry.page, remaining: remaining) : .stale(entry.page)
+        }
+    }
+
+    /// Loads `query` with `loader`, sharing one call among concurrent callers for the same key,
+    /// and stores the result under the generation the loader reports. `stored` is true for the
+    /// one caller whose load was put into the cache.
+    func load(
+        _ query: CharacterQuery,
+        _ loader: @escaping @Sendable () async throws -> CachedPage
+    ) async throws -> (page: CachedPage, stored: Bool) {
+        while true {
+            let (key, isLeader) = self.state.withLock { state in
+                let key = Key(query: query, generation: state.generation)
+                if state.loading[key] != nil { return (key, false) }
+                state.loading[key] = []
+                return (key, true)
+            }
+            if isLeader { return try await self.lead(key, loader) }
+            do {
+                return (try await self.follow(key), false)
+            } catch is LeaderFinished {
+                continue  // The leader finished between our two looks; look again.
+            }
+        }
+    }
+
+    private struct LeaderFinished: Error {}
+
+    private func follow(_ key: Key) async throws -> CachedPage {
+        try await withCheckedThrowingContinuation { continuation in
+            let joined = self.state.withLock { state -> Bool in
+                guard state.loading[key] != nil else { return false }
+                state.loading[key]?.append(continuation)
+                return true
+            }
+            if !joined { continuation.resume(throwing: LeaderFinished()) }
+        }
+    }
+
+    private func lead(
+        _ key: Key,
+        _ loader: @Sendable () async throws -> CachedPage
+    ) async throws -> (page: CachedPage, stored: Bool) {
+        let result: Result<CachedPage, any Error>
+        do {
+            result = .success(try await loader())
+        } catch {
+            result = .failure(error)
+        }
+        let expires = self.clock.now.advanced(by: self.ttl)
+        let (waiters, stored) = self.state.withLock { state in
+            let waiters = state.loading.removeValue(forKey: key) ?? []
+            guard case .success(let page) = result, self.isEnabled else { return (waiters, false) }
+            if page.generation > state.generation {
+                state.generation = page.generation
+                state.store.removeAll { $0.generation < page.generation }
+            }
+            guard page.generation == state.generation else { return (waiters, false) }
+            state.store.set(Key(query: key.query, generation: page.generation), Entry(page: page, expires: expires))
+            return (waiters, true)
+        }
+        for waiter in waiters { waiter.resume(with: result) }
+        return (try result.get(), stored)
+    }
+}

@@ -1,0 +1,44 @@
+/// A page of rows and the facts it was computed from, all read from one snapshot.
+struct PageSnapshot: Sendable, Equatable {
+    let totalCount: Int
+    /// The data generation the rows belong to; bumped by every successful refresh.
+    let generation: Int64
+    let rows: [StoredCharacter]
+}
+
+/// What the database says about the stored set as a whole.
+struct DataState: Sendable, Equatable {
+    let count: Int
+    let generation: Int64
+    /// Unix time of the last successful refresh by any replica, nil if none ever succeeded.
+    let lastRefresh: Double?
+}
+
+/// What a call to ``CharacterStore/refresh(isDue:fetch:now:)`` did.
+enum RefreshOutcome: Sendable, Equatable {
+    /// Another refresh (this replica's or another's) holds the lock.
+    case skippedLocked
+    /// The lock was free but the data did not need refreshing.
+    case skippedNotDue
+    /// The stored set was replaced.
+    case replaced(count: Int, generation: Int64)
+}
+
+/// Where characters live. Implementations throw `DatabaseError` for database failures.
+protocol CharacterStore: Sendable {
+    /// Brings the schema to the current version; safe to run from several replicas at once.
+    func migrate() async throws
+    /// One page and the total count, from one consistent snapshot.
+    func page(_ query: CharacterQuery) async throws -> PageSnapshot
+    /// The stored set's size, generation and refresh time; doubles as the health check's query.
+    func state() async throws -> DataState
+    /// Under the refresh lock shared by all replicas: if `isDue` says so, calls `fetch` and
+    /// replaces the stored set with its result in one transaction. Any failure changes nothing.
+    func refresh(
+        isDue: @escaping @Sendable (DataState) -> Bool,
+        fetch: @escaping @Sendable () async throws -> [StoredCharacter],
+        now: @escaping @Sendable () -> Double
+    ) async throws -> RefreshOutcome
+    /// Closes connections and removes temporary files.
+    func close() async
+}

@@ -1,0 +1,105 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Native
+import Prometheus
+
+/// `GET /characters` (CONTRACT section 2): validate, answer from the page cache when it can,
+/// otherwise read one snapshot from the store, encode it once and cache the bytes.
+struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
+    let store: any CharacterStore
+    let cache: PageCache<C>
+    let metrics: AppMetrics
+    let monitor: HealthMonitor
+
+    func respond(to request: Request) async throws -> Response {
+        let query = try CharacterQuery.parse(QueryString.items(request.uri.query))
+        let path = Route.characters.rawValue
+        if self.cache.isEnabled {
+            switch self.cache.lookup(query) {
+            case .fresh(let page, let remaining):
+                self.metrics.cacheHit(path: path)
+                return Self.response(page, maxAge: Int(remaining.seconds), request: request)
+            case .stale(let stale):
+                self.metrics.cacheMisses.increment()
+                do {
+                    return try await self.loadAndRespond(query, request: request)
+                } catch let error as DatabaseError where error.isTransient {
+                    // The database cannot answer; a page of the current generation is still right.
+                    self.metrics.cacheHit(path: path)
+                    return Self.response(stale, maxAge: 0, request: request)
+                }
+            case .miss:
+                self.metrics.cacheMisses.increment()
+            }
+        }
+        return try await self.loadAndRespond(query, request: request)
+    }
+
+    private func loadAndRespond(_ query: CharacterQuery, request: Request) async throws -> Response {
+        guard self.monitor.isMigrated else {
+            // Before the schema exists a query would fail like a bug; it is a dependency not yet up.
+            throw HTTPFailure.unavailable(detail: "The database is not ready yet; retry later.")
+        }
+        let store = self.store
+        let metrics = self.metrics
+        let loader: @Sendable () async throws -> CachedPage = {
+            let started = ContinuousClock.now
+            do {
+                let snapshot = try await store.page(query)
+                metrics.dbQuery(op: "page", seconds: (ContinuousClock.now - started).seconds)
+                return Self.encode(query: query, snapshot: snapshot)
+            } catch let error as DatabaseError {
+                metrics.dbError(kind: error.kind.rawValue)
+                throw error
+            }
+        }
+        guard self.cache.isEnabled else {
+            return Self.response(try await loader(), maxAge: 0, request: request)
+        }
+        let (page, stored) = try await self.cache.load(query, loader)
+        if stored {
+            self.metrics.cachePut(path: Route.characters.rawValue)
+            self.metrics.cacheEntries.set(to: Double(self.cache.count))
+        }
+        return Self.response(page, maxAge: Int(self.cache.ttl.seconds), request: request)
+    }
+
+    static func encode(query: CharacterQuery, snapshot: PageSnapshot) -> CachedPage {
+        let bytes = CharacterPage(query: query, totalCount: snapshot.totalCount, results: snapshot.rows).encoded()
+        let etag = "\"g\(snapshot.generation)-\(Self.fnv1a(bytes))\""
+        return CachedPage(body: ByteBuffer(bytes: bytes), etag: etag, generation: snapshot.generation)
+    }
+
+    static func response(_ page: CachedPage, maxAge: Int, request: Request) -> Response {
+        var headers = HTTPFields()
+        headers[.eTag] = page.etag
+        headers[.cacheControl] = "public, max-age=\(max(0, maxAge))"
+        if let candidates = request.headers[.ifNoneMatch], Self.matches(candidates, page.etag) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: page.body))
+    }
+
+    /// `If-None-Match` uses the weak comparison: `W/` prefixes are ignored, `*` matches anything.
+    static func matches(_ header: String, _ etag: String) -> Bool {
+        for candidate in header.split(separator: ",") {
+            var tag = candidate.trimmingCharacters(in: .whitespaces)
+            if tag == "*" { return true }
+            if tag.hasPrefix("W/") { tag.removeFirst(2) }
+            if tag == etag { return true }
+        }
+        return false
+    }
+
+    /// 64-bit FNV-1a, hex: cheap and stable, enough to tell two bodies apart within a generation.
+    static func fnv1a(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import NIOPosix
+import Native
+
+/// ``CharacterStore`` over SQLite or PostgreSQL through a ``ConnectionPool``.
+final class SQLCharacterStore: CharacterStore {
+    let dialect: SQLDialect
+    private let pool: ConnectionPool
+    private let temporaryFiles: [String]
+
+    /// Rows per multi-row INSERT: 8 parameters each keeps a batch far below both backends' limits.
+    static let insertBatch = 500
+
+    init(dialect: SQLDialect, pool: ConnectionPool, temporaryFiles: [String] = []) {
+        self.dialect = dialect
+        self.pool = pool
+        self.temporaryFiles = temporaryFiles
+    }
+
+    /// Builds the store `location` names, with a pool of `config.dbPoolSize` connections.
+    static func make(config: AppConfig, threadPool: NIOThreadPool) throws -> SQLCharacterStore {
+        let queryTimeout = config.dbQueryTimeout.seconds
+        let connectTimeout = config.dbConnectTimeout.seconds
+        switch config.database {
+        case .postgres(let conninfo):
+            let pool = ConnectionPool(
+                capacity: config.dbPoolSize,
+                acquireTimeout: config.dbConnectTimeout,
+                threadPool: threadPool
+            ) {
+                try PostgresConnection(conninfo: conninfo, connectTimeout: connectTimeout, queryTimeout: queryTimeout)
+            }
+            return SQLCharacterStore(dialect: .postgres, pool: pool)
+        case .sqliteFile(let path):
+            let folder = (path as NSString).deletingLastPathComponent
+            if !folder.isEmpty {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+            return SQLCharacterStore(
+                dialect: .sqlite,
+                pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool)
+            )
+        case .sqliteMemory:
+            // Pooled connections must share one database, so "memory" is a private temporary file.
+            let path = NSTemporaryDirectory() + "rickmorty-\(getpid())-\(UUID().uuidString).sqlite"
+            return SQLCharacterStore(
+                dialect: .sqlite,
+                pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool),
+                temporaryFiles: [path, path + "-wal", path + "-shm"]
+            )
+        }
+    }
+
+    private static func sqlitePool(path: String, config: AppConfig, threadPool: NIOThreadPool) -> ConnectionPool {
+        let busyTimeout = config.dbQueryTimeout.seconds
+        return ConnectionPool(
+            capacity: config.dbPoolSize,
+            acquireTimeout: config.dbConnectTimeout,
+            threadPool: threadPool
+        ) {
+            let connection = try SQLiteConnection(path: path, busyTimeout: busyTimeout)
+            try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            return connection
+        }
+    }
+
+    func close() async {
+        for file in self.temporaryFiles { try? FileManager.default.removeItem(atPath: file) }
+    }
+
+    // MARK: - Schema
+
+    func migrate() async throws {
+        let dialect = self.dialect
+        try await self.pool.withConnection { connection in
+            try Self.transaction(connection, begin: dialect.beginMigration) {
+                try connection.execute(dialect.migrationsTable)
+                let applied = Set(
+                    try connection.query("SELECT version FROM schema_migrations", []).compactMap { $0.first?.int }
+                )
+                for migration in dialect.migrations where !applied.contains(Int64(migration.version)) {
+                    for statement in migration.sql { try connection.execute(statement) }
+                    _ = try connection.query(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(dialect.parameter(1)), \(dialect.parameter(2)))",
+                        [.int(Int64(migration.version)), .double(Date().timeIntervalSince1970)]
+                    )
+                }
+            }
+        }
+    }
+
+    // MARK: - Reads
+
+    func page(_ query: CharacterQuery) async throws -> PageSnapshot {
+        let dialect = self.dialect
+        // One statement, so one snapshot on both backends: the count and generation ride along
+        // on every row, and a LEFT JOIN keeps them when the page itself is empty.
+        let sql = """
+            SELECT m.total, m.generation, c.id, c.name, c.status, c.species, c.origin, c.image, c.url
+            FROM (SELECT (SELECT count(*) FROM characters) AS total,
+                         (SELECT generation FROM refresh_state WHERE id = 1) AS generation) AS m
+            LEFT JOIN (SELECT id, name, status, species, origin, image, url FROM characters
+                       ORDER BY \(dialect.orderBy(query)) LIMIT \(dialect.parameter(1)) OFFSET \(dialect.parameter(2))) AS c
+            ON true
+            ORDER BY \(dialect.orderBy(query, table: "c"))
+            """
+        let parameters: [DatabaseValue] = [.int(Int64(query.pageSize)), .int(Int64(query.offset))]
+        let rows = try await self.pool.withConnection { try $0.query(sql, parameters) }
+        guard let first = rows.first else { return PageSnapshot(totalCount: 0, generation: 0, rows: []) }
+        let characters = rows.compactMap { row -> StoredCharacter? in
+            guard let id = row[2].int, let name = row[3].text else { return nil }
+            return StoredCharacter(
+                id: Int(id),
+                name: name,
+                status: row[4].text ?? "",
+                species: row[5].text ?? "",
+                origin: row[6].text ?? "",
+                image: row[7].text,
+                url: row[8].text
+            )
+        }
+        return PageSnapshot(totalCount: Int(first[0].int ?? 0), generation: first[1].int ?? 0, rows: characters)
+    }
+
+    func state() async throws -> DataState {
+        try await self.pool.withConnection { try Self.readState($0) }
+    }
+
+    private static func readState(_ connection: any DatabaseConnection) throws -> DataState {
+        let rows = try connection.query(
+            "SELECT (SELECT count(*) FROM characters), generation, last_refresh_at FROM refresh_state WHERE id = 1",
+            []
+        )
+        guard let row = rows.first else { return DataState(count: 0, generation: 0, lastRefresh: nil) }
+        return DataState(count: Int(row[0].int ?? 0), generation: row[1].int ?? 0, lastRefresh: row[2].double)
+    }
+
+    // MARK: - Refresh
+
+    func refresh(
+        isDue: @escaping @Sendable (DataState) -> Bool,
+        fetch: @escaping @Sendable () async throws -> [StoredCharacter],
+        now: @escaping @Sendable () -> Double
+    ) async throws -> RefreshOutcome {
+        let dialect = self.dialect
+        let lease = try await self.pool.acquire()
+        defer { self.pool.release(lease) }
+        var open = false
+        do {
+            let locked = try await self.pool.run(on: lease) { connection in
+                try Self.beginLocked(connection, dialect: dialect)
+            }
+            guard locked else { return .skippedLocked }
+            open = true
+            let state = try await self.pool.run(on: lease) { try Self.readState($0) }
+            guard isDue(state) else {
+                open = false
+                try await self.pool.run(on: lease) { try $0.execute("ROLLBACK") }
+                return .skippedNotDue
+            }
+            let characters = try await fetch()
+            try Task.checkCancellation()
+            let generation = state.generation + 1
+            try await self.pool.run(on: lease) { connection in
+                try Self.replace(connection, dialect: dialect, with: characters, generation: generation, at: now())
+                try connection.execute("COMMIT")
+            }
+            open = false
+            return .replaced(count: characters.count, generation: generation)
+        } catch {
+            if open {
+                _ = try? await self.pool.run(on: lease) { connection in
+                    if !connection.isBroken { try connection.execute("ROLLBACK") }
+                }
+            }
+            throw error
+        }
+    }
+
+    /// Starts the refresh transaction; false when another refresh holds the lock.
+    private static func beginLocked(_ connection: any DatabaseConnection, dialect: SQLDialect) throws -> Bool {
+        do {
+            var lastRow: [DatabaseValue]?
+            for statement in dialect.beginRefresh {
+                lastRow = try connection.query(statement, []).first
+            }
+            if dialect == .postgres, lastRow?.first?.bool != true {
+                try connection.execute("ROLLBACK")
+                return false
+            }
+            return true
+        } catch let error as DatabaseError where error.kind == .busy {
+            return false
+        }
+    }
+
+    /// Upserts every row with the new generation, deletes the rest and records the refresh.
+    private static func replace(
+        _ connection: any DatabaseConnection,
+        dialect: SQLDialect,
+        with characters: [StoredCharacter],
+        generation: Int64,
+        at time: Double
+    ) throws {
+        var start = 0
+        while start < characters.count {
+            let batch = characters[start..<min(start + insertBatch, characters.count)]
+            var placeholders: [String] = []
+            var parameters: [DatabaseValue] = []
+            parameters.reserveCapacity(batch.count * 8)
+            for character in batch {
+                let base = parameters.count
+                placeholders.append("(" + (1...8).map { dialect.parameter(base + $0) }.joined(separator: ", ") + ")")
+                parameters += [
+                    .int(Int64(character.id)), .text(character.name), .text(character.status), .text(character.species),
+                    .text(character.origin), character.image.map { .text($0) } ?? .null,
+                    character.url.map { .text($0) } ?? .null, .int(generation),
+                ]
+            }
+            let sql = """
+                INSERT INTO characters (id, name, status, species, origin, image, url, seen_generation)
+                VALUES \(placeholders.joined(separator: ", "))
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status,
+                    species = excluded.species, origin = excluded.origin, image = excluded.image,
+                    url = excluded.url, seen_generation = excluded.seen_generation
+                """
+            _ = try connection.query(sql, parameters)
+            start += insertBatch
+        }
+        _ = try connection.query(
+            "DELETE FROM characters WHERE seen_generation <> \(dialect.parameter(1))",
+            [.int(generation)]
+        )
+        _ = try connection.query(
+            "UPDATE refresh_state SET generation = \(dialect.parameter(1)), last_refresh_at = \(dialect.parameter(2)) WHERE id = 1",
+            [.int(generation), .double(time)]
+        )
+    }
+
+    /// Runs `body` inside a transaction opened by `begin`, rolling back on any error.
+    private static func transaction(
+        _ connection: any DatabaseConnection,
+        begin: [String],
+        _ body: () throws -> Void
+    ) throws {
+        for statement in begin { _ = try connection.query(statement, []) }
+        do {
+            try body()
+            try connection.execute("COMMIT")
+        } catch {
+            if !connection.isBroken { try? connection.execute("ROLLBACK") }
+            throw error
+        }
+    }
+}
+
+extension Duration {
+    /// The duration as a number of seconds.
+    var seconds: Double {
+        let parts = self.components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}

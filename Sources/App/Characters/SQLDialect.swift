@@ -1,0 +1,111 @@
+/// The SQL that differs between SQLite and PostgreSQL. Everything else is shared.
+enum SQLDialect: Sendable {
+    case sqlite
+    case postgres
+
+    /// The n-th positional parameter (1-based).
+    func parameter(_ index: Int) -> String {
+        switch self {
+        case .sqlite: return "?\(index)"
+        case .postgres: return "$\(index)"
+        }
+    }
+
+    /// `name` compared byte by byte, the same on both backends.
+    var nameInByteOrder: String {
+        switch self {
+        case .sqlite: return "name"  // SQLite's default BINARY collation is memcmp on UTF-8.
+        case .postgres: return "name COLLATE \"C\""
+        }
+    }
+
+    /// ORDER BY terms for a query; `sort=name` ties are broken by id in the same direction.
+    func orderBy(_ query: CharacterQuery, table: String? = nil) -> String {
+        let prefix = table.map { "\($0)." } ?? ""
+        let direction = query.order == .asc ? "ASC" : "DESC"
+        switch query.sort {
+        case .id: return "\(prefix)id \(direction)"
+        case .name: return "\(prefix)\(self.nameInByteOrder) \(direction), \(prefix)id \(direction)"
+        }
+    }
+
+    /// Statements that start the refresh transaction and take the refresh lock. The last one
+    /// returns a row whose first column says whether the lock was taken (SQLite: taking the write
+    /// lock either succeeds or fails with `busy`).
+    var beginRefresh: [String] {
+        switch self {
+        case .sqlite: return ["BEGIN IMMEDIATE"]
+        case .postgres: return ["BEGIN", "SELECT pg_try_advisory_xact_lock(\(Self.refreshLockKey))"]
+        }
+    }
+
+    /// Statements that start the migration transaction under an exclusive lock.
+    var beginMigration: [String] {
+        switch self {
+        case .sqlite: return ["BEGIN IMMEDIATE"]
+        case .postgres: return ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))"]
+        }
+    }
+
+    // Advisory lock keys: "RMLR" and "RMLM" as 32-bit integers, unlikely to collide with others'.
+    static let refreshLockKey = 0x524D_4C52
+    static let migrationLockKey = 0x524D_4C4D
+
+    /// Versioned schema migrations, applied in order inside the migration transaction.
+    var migrations: [(version: Int, sql: [String])] {
+        switch self {
+        case .sqlite:
+            return [
+                (
+                    1,
+                    [
+                        """
+                        CREATE TABLE IF NOT EXISTS characters (
+                            id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,
+                            species TEXT NOT NULL, origin TEXT NOT NULL, image TEXT, url TEXT,
+                            seen_generation INTEGER NOT NULL DEFAULT 0)
+                        """,
+                        "CREATE INDEX IF NOT EXISTS characters_name_id ON characters (name, id)",
+                        """
+                        CREATE TABLE IF NOT EXISTS refresh_state (
+                            id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, last_refresh_at REAL)
+                        """,
+                        "INSERT INTO refresh_state (id, generation, last_refresh_at) VALUES (1, 0, NULL) ON CONFLICT (id) DO NOTHING",
+                    ]
+                )
+            ]
+        case .postgres:
+            return [
+                (
+                    1,
+                    [
+                        """
+                        CREATE TABLE IF NOT EXISTS characters (
+                            id BIGINT PRIMARY KEY, name VARCHAR(200) NOT NULL, status VARCHAR(32) NOT NULL,
+                            species VARCHAR(100) NOT NULL, origin VARCHAR(200) NOT NULL,
+                            image VARCHAR(2048), url VARCHAR(2048), seen_generation BIGINT NOT NULL DEFAULT 0)
+                        """,
+                        "CREATE INDEX IF NOT EXISTS characters_name_id ON characters ((name COLLATE \"C\"), id)",
+                        """
+                        CREATE TABLE IF NOT EXISTS refresh_state (
+                            id INT PRIMARY KEY CHECK (id = 1), generation BIGINT NOT NULL, last_refresh_at DOUBLE PRECISION)
+                        """,
+                        "INSERT INTO refresh_state (id, generation, last_refresh_at) VALUES (1, 0, NULL) ON CONFLICT (id) DO NOTHING",
+                    ]
+                )
+            ]
+        }
+    }
+
+    /// The bookkeeping table for migrations.
+    var migrationsTable: String {
+        switch self {
+        case .sqlite:
+            return
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+        case .postgres:
+            return
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+        }
+    }
+}

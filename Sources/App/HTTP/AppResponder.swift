@@ -1,0 +1,108 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Prometheus
+
+/// The service's HTTP front: routing over the fixed route table, 404/405, HEAD, request ids,
+/// rate limiting, problem responses, metrics and the access log, in one readable place.
+struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
+    typealias Context = AppRequestContext
+
+    let characters: CharactersEndpoint<C>
+    let health: HealthEndpoints<C>
+    let metrics: AppMetrics
+    let problems: ProblemRenderer
+    let rateLimiter: RateLimiter<C>?
+
+    private static var knownMethods: Set<String> { ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] }
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
+        self.metrics.inFlight.increment()
+        defer { self.metrics.inFlight.decrement() }
+
+        let path = request.uri.path
+        let route = Route(rawValue: path)
+        let requestID = RequestIdentity.requestID(from: request.headers)
+        var logger = context.logger
+        logger[metadataKey: "request_id"] = .string(requestID)
+        if let trace = RequestIdentity.traceContext(from: request.headers) {
+            logger[metadataKey: "trace_id"] = .string(trace.traceID)
+            logger[metadataKey: "parent_span_id"] = .string(trace.spanID)
+        }
+
+        var response: Response
+        do {
+            response = try await self.dispatch(route, request: request, context: context)
+        } catch {
+            response = self.problems.response(for: error, path: path, logger: logger)
+        }
+        response.headers[RequestIdentity.requestIDHeader] = requestID
+        if request.method == .head { response = response.createHeadResponse() }
+
+        let seconds = (ContinuousClock.now - started).seconds
+        let method = Self.knownMethods.contains(request.method.rawValue) ? request.method.rawValue : "other"
+        let label = route?.rawValue ?? Route.unmatchedLabel
+        self.metrics.recordRequest(path: label, method: method, status: response.status.code, seconds: seconds)
+        logger.info(
+            "request",
+            metadata: [
+                "http.method": .string(method), "http.route": .string(label),
+                "http.status": .stringConvertible(response.status.code),
+                "http.duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1000),
+            ]
+        )
+        return response
+    }
+
+    private func dispatch(_ route: Route?, request: Request, context: Context) async throws -> Response {
+        guard let route else { throw HTTPFailure.notFound }
+        guard request.method == .get || request.method == .head else { throw HTTPFailure.methodNotAllowed }
+        if route.isRateLimited, let limiter = self.rateLimiter,
+            let wait = limiter.acquire(client: context.clientAddress)
+        {
+            throw HTTPFailure.rateLimited(retryAfter: wait, limit: Int(limiter.burst))
+        }
+        switch route {
+        case .characters:
+            return try await self.characters.respond(to: request)
+        case .healthz:
+            return Self.json(.ok, HealthEndpoints<C>.liveBody)
+        case .readyz, .ready:
+            return try self.health.readiness(path: route.rawValue)
+        case .healthcheck:
+            return self.health.healthcheck()
+        case .metrics:
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(
+                status: .ok,
+                headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.exposition()))
+            )
+        case .openapi:
+            return Self.json(.ok, StaticBodies.openapi)
+        case .docs:
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: StaticBodies.docs))
+        case .root:
+            var headers = HTTPFields()
+            headers[.location] = "/docs"
+            return Response(status: .temporaryRedirect, headers: headers)
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: ByteBuffer, headers extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+}
+
+/// Response bodies built once per process (generic types cannot hold static stored properties).
+enum StaticBodies {
+    static let docs = ByteBuffer(string: OpenAPIDocument.docsPage)
+    static let openapi = ByteBuffer(string: OpenAPIDocument.json)
+}

@@ -1,0 +1,110 @@
+/// Writes JSON straight into bytes with keys in the order they are written. Used for bodies whose
+/// key order is part of the contract, and on the hot path where `JSONEncoder` costs too much.
+struct JSONWriter {
+    private(set) var bytes: [UInt8] = []
+    private var needsComma = false
+
+    init(capacity: Int = 256) {
+        self.bytes.reserveCapacity(capacity)
+    }
+
+    mutating func beginObject() {
+        self.separate()
+        self.bytes.append(UInt8(ascii: "{"))
+        self.needsComma = false
+    }
+    mutating func endObject() {
+        self.bytes.append(UInt8(ascii: "}"))
+        self.needsComma = true
+    }
+    mutating func beginArray() {
+        self.separate()
+        self.bytes.append(UInt8(ascii: "["))
+        self.needsComma = false
+    }
+    mutating func endArray() {
+        self.bytes.append(UInt8(ascii: "]"))
+        self.needsComma = true
+    }
+
+    mutating func key(_ key: String) {
+        self.separate()
+        self.appendQuoted(key)
+        self.bytes.append(UInt8(ascii: ":"))
+        self.needsComma = false
+    }
+
+    mutating func int(_ value: Int) { self.raw(String(value)) }
+    mutating func bool(_ value: Bool) { self.raw(value ? "true" : "false") }
+    mutating func null() { self.raw("null") }
+
+    /// A finite double; non-finite values are written as `null`, since JSON has no spelling for them.
+    mutating func double(_ value: Double) {
+        guard value.isFinite else { return self.null() }
+        self.raw(value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) + ".0" : String(value))
+    }
+
+    /// A key and its value, for the common case of a scalar member.
+    mutating func field(_ key: String, _ value: Int) {
+        self.key(key)
+        self.int(value)
+    }
+
+    mutating func field(_ key: String, _ value: Bool) {
+        self.key(key)
+        self.bool(value)
+    }
+
+    mutating func field(_ key: String, _ value: String?) {
+        self.key(key)
+        self.optionalString(value)
+    }
+
+    mutating func field(_ key: String, _ value: Double) {
+        self.key(key)
+        self.double(value)
+    }
+
+    mutating func string(_ value: String) {
+        self.separate()
+        self.appendQuoted(value)
+        self.needsComma = true
+    }
+
+    mutating func optionalString(_ value: String?) {
+        if let value { self.string(value) } else { self.null() }
+    }
+
+    private mutating func raw(_ text: String) {
+        self.separate()
+        self.bytes.append(contentsOf: text.utf8)
+        self.needsComma = true
+    }
+
+    private mutating func separate() {
+        if self.needsComma { self.bytes.append(UInt8(ascii: ",")) }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private mutating func appendQuoted(_ text: String) {
+        self.bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case UInt8(ascii: "\n"): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case UInt8(ascii: "\r"): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case UInt8(ascii: "\t"): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                self.bytes.append(contentsOf: [
+                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                ])
+                self.bytes.append(Self.hex[Int(byte >> 4)])
+                self.bytes.append(Self.hex[Int(byte & 0xF)])
+            default: self.bytes.append(byte)
+            }
+        }
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,75 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import Native
+
+/// The one place that turns errors into `application/problem+json` responses (RFC 9457,
+/// CONTRACT section 3). Handlers throw; they never format errors themselves.
+struct ProblemRenderer: Sendable {
+    /// `Retry-After` seconds sent with every 503.
+    let retryAfterSeconds: Int
+
+    /// The response for `error` on a request to `path`; unexpected errors are logged here with
+    /// the request id and answered with a generic 500.
+    func response(for error: any Error, path: String, logger: Logger) -> Response {
+        switch error {
+        case let error as QueryValidationError:
+            return self.problem(.init(code: 422), detail: error.detail, path: path)
+        case HTTPFailure.notFound:
+            return self.problem(.notFound, detail: "No route matches this path.", path: path)
+        case HTTPFailure.methodNotAllowed:
+            var response = self.problem(.methodNotAllowed, detail: "This route answers GET and HEAD only.", path: path)
+            response.headers[.allow] = "GET, HEAD"
+            return response
+        case HTTPFailure.rateLimited(let retryAfter, let limit):
+            var response = self.problem(
+                .tooManyRequests,
+                detail: "Rate limit exceeded; retry after \(retryAfter) seconds.",
+                path: path
+            )
+            response.headers[.retryAfter] = String(retryAfter)
+            response.headers[HTTPField.Name("RateLimit-Limit")!] = String(limit)
+            response.headers[HTTPField.Name("RateLimit-Remaining")!] = "0"
+            response.headers[HTTPField.Name("RateLimit-Reset")!] = String(retryAfter)
+            return response
+        case HTTPFailure.unavailable(let detail):
+            return self.unavailable(detail: detail, path: path)
+        case let error as DatabaseError where error.isTransient:
+            logger.warning("database unavailable", metadata: ["db.error": "\(error)"])
+            return self.unavailable(detail: "The database is temporarily unavailable; retry later.", path: path)
+        default:
+            logger.error("request failed", metadata: ["error": "\(error)"])
+            return self.problem(.internalServerError, detail: "The server could not complete the request.", path: path)
+        }
+    }
+
+    /// 503 with `Retry-After`.
+    func unavailable(detail: String, path: String) -> Response {
+        var response = self.problem(.serviceUnavailable, detail: detail, path: path)
+        response.headers[.retryAfter] = String(self.retryAfterSeconds)
+        return response
+    }
+
+    /// A problem document with the status's reason phrase as its title.
+    func problem(_ status: HTTPResponse.Status, detail: String, path: String) -> Response {
+        var json = JSONWriter(capacity: 160)
+        json.beginObject()
+        json.field("type", "about:blank")
+        json.field("title", Self.title(status))
+        json.field("status", status.code)
+        json.field("detail", detail)
+        json.field("instance", path)
+        json.endObject()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    private static func title(_ status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 422: return "Unprocessable Content"
+        default: return status.reasonPhrase
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import HTTPTypes
+
+/// Request ids and W3C trace context for logs (CONTRACT section 1).
+enum RequestIdentity {
+    static let requestIDHeader = HTTPField.Name("X-Request-ID")!
+    static let traceparentHeader = HTTPField.Name("traceparent")!
+
+    /// The client's `X-Request-ID` when it is 1–128 visible ASCII characters (so it cannot forge
+    /// log lines); otherwise a new random id.
+    static func requestID(from headers: HTTPFields) -> String {
+        if let given = headers[Self.requestIDHeader], !given.isEmpty, given.utf8.count <= 128,
+            given.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E })
+        {
+            return given
+        }
+        return Self.generate()
+    }
+
+    /// 32 lowercase hex digits.
+    static func generate() -> String {
+        let high = String(UInt64.random(in: .min ... .max), radix: 16)
+        let low = String(UInt64.random(in: .min ... .max), radix: 16)
+        return String(repeating: "0", count: 16 - high.count) + high + String(repeating: "0", count: 16 - low.count)
+            + low
+    }
+
+    /// The trace and parent span ids of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
+    static func traceContext(from headers: HTTPFields) -> (traceID: String, spanID: String)? {
+        guard let value = headers[Self.traceparentHeader] else { return nil }
+        let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+        func isLowerHex(_ part: Substring, _ length: Int) -> Bool {
+            part.utf8.count == length && part.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+        }
+        guard parts.count >= 4, isLowerHex(parts[0], 2), parts[0] != "ff", isLowerHex(parts[1], 32),
+            isLowerHex(parts[2], 16), isLowerHex(parts[3], 2),
+            parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" })
+        else { return nil }
+        return (String(parts[1]), String(parts[2]))
+    }
+}

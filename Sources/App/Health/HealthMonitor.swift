@@ -1,0 +1,83 @@
+import Native
+import Synchronization
+
+/// What the background checks last saw, read by `/readyz`, `/healthcheck` and the gauges.
+/// Requests never run checks themselves (CONTRACT section 4).
+final class HealthMonitor: Sendable {
+    struct DatabaseCheck: Sendable {
+        var ok = false
+        var checkedAt: Double?
+        var error: String?
+        var state: DataState?
+    }
+
+    struct RefreshRecord: Sendable {
+        var lastResult: String?
+        var lastAttemptAt: Double?
+        var lastError: String?
+    }
+
+    private struct State {
+        var migrated = false
+        var shuttingDown = false
+        var database = DatabaseCheck()
+        var refresh = RefreshRecord()
+        var migrationWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Ready: the schema is in place, the last database check succeeded, and no shutdown began.
+    var isReady: Bool {
+        self.state.withLock { $0.migrated && $0.database.ok && !$0.shuttingDown }
+    }
+
+    var isMigrated: Bool { self.state.withLock { $0.migrated } }
+    var isShuttingDown: Bool { self.state.withLock { $0.shuttingDown } }
+    var database: DatabaseCheck { self.state.withLock { $0.database } }
+    var refresh: RefreshRecord { self.state.withLock { $0.refresh } }
+
+    /// Readiness turns 503 from now on.
+    func beginShutdown() {
+        self.state.withLock { $0.shuttingDown = true }
+    }
+
+    /// The schema is migrated: wakes everyone waiting in ``waitUntilMigrated()``.
+    func markMigrated() {
+        let waiters = self.state.withLock { state in
+            state.migrated = true
+            defer { state.migrationWaiters.removeAll() }
+            return state.migrationWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the schema is migrated.
+    func waitUntilMigrated() async {
+        await withCheckedContinuation { continuation in
+            let ready = self.state.withLock { state -> Bool in
+                if state.migrated { return true }
+                state.migrationWaiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    func recordDatabase(ok: Bool, at time: Double, state dataState: DataState?, error: String?) {
+        self.state.withLock { state in
+            state.database.ok = ok
+            state.database.checkedAt = time
+            state.database.error = error
+            if let dataState { state.database.state = dataState }
+        }
+    }
+
+    func recordRefresh(result: String, at time: Double, error: String?) {
+        self.state.withLock { state in
+            state.refresh.lastResult = result
+            state.refresh.lastAttemptAt = time
+            state.refresh.lastError = error
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Prometheus
+import Synchronization
+
+/// Every metric of CONTRACT section 5, registered once in one registry. Labelled series are
+/// created on first use and kept in a dictionary, so the hot path takes one short lock.
+final class AppMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+
+    static let latencyBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5]
+    static let version = "0.1.0"
+
+    // Gauges kept current by the background checks.
+    let dbOK: Gauge
+    let upstreamOK: Gauge
+    let lastRefreshAge: Gauge
+    let charactersStored: Gauge
+    let circuitState: Gauge
+    let inFlight: Gauge
+    let cacheEntries: Gauge
+    let cacheMisses: Counter
+    let ingestDuration: ValueHistogram
+    let ingestLastSuccess: Gauge
+    let process: ProcessMetrics
+
+    private struct RequestKey: Hashable {
+        let path: String
+        let method: String
+        let status: Int
+    }
+
+    private struct RouteKey: Hashable {
+        let path: String
+        let method: String
+    }
+
+    private let requestCounters = Mutex<[RequestKey: Counter]>([:])
+    private let latencyHistograms = Mutex<[RouteKey: ValueHistogram]>([:])
+    private let labelled = Mutex<[String: Counter]>([:])
+    private let histograms = Mutex<[String: ValueHistogram]>([:])
+
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        func gauge(_ name: String, _ help: String) -> Gauge {
+            registry.makeGauge(descriptor: Self.descriptor(name, help))
+        }
+        self.dbOK = gauge("db_ok", "1 when the last database check succeeded, else 0.")
+        self.upstreamOK = gauge("upstream_ok", "1 when the last upstream probe or ingest request succeeded, else 0.")
+        self.lastRefreshAge = gauge(
+            "last_refresh_age_seconds",
+            "Seconds since the last successful refresh by any replica; -1 if none."
+        )
+        self.charactersStored = gauge("characters_stored", "Characters in the database at the last check.")
+        self.circuitState = gauge("upstream_circuit_state", "Upstream circuit breaker: 0 closed, 1 half-open, 2 open.")
+        self.inFlight = gauge("http_requests_in_flight", "HTTP requests being served.")
+        self.cacheEntries = gauge("page_cache_entries", "Pages held in the page cache.")
+        self.cacheMisses = registry.makeCounter(
+            descriptor: Self.descriptor("page_cache_misses_total", "Page cache lookups that found nothing usable.")
+        )
+        self.ingestDuration = registry.makeValueHistogram(
+            descriptor: Self.descriptor(
+                "ingest_duration_seconds",
+                "Duration of ingest runs that fetched from the upstream."
+            ),
+            labels: [],
+            buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+        )
+        self.ingestLastSuccess = gauge(
+            "ingest_last_success_timestamp_seconds",
+            "Unix time of this instance's last successful ingest."
+        )
+        registry.makeGauge(
+            descriptor: Self.descriptor("build_info", "Build information; the value is always 1."),
+            labels: [("version", Self.version)]
+        ).set(to: 1)
+        self.process = ProcessMetrics(registry: registry)
+        self.lastRefreshAge.set(to: -1)
+    }
+
+    static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
+    // MARK: - HTTP
+
+    /// Counts one finished request and records its latency under the route template `path`.
+    func recordRequest(path: String, method: String, status: Int, seconds: Double) {
+        let counter = self.requestCounters.withLock { counters in
+            let key = RequestKey(path: path, method: method, status: status)
+            if let counter = counters[key] { return counter }
+            let counter = self.registry.makeCounter(
+                descriptor: Self.descriptor(
+                    "http_requests_total",
+                    "HTTP requests by route template, method and status."
+                ),
+                labels: [("path", path), ("method", method), ("status", String(status))]
+            )
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+        let histogram = self.latencyHistograms.withLock { histograms in
+            let key = RouteKey(path: path, method: method)
+            if let histogram = histograms[key] { return histogram }
+            let histogram = self.registry.makeValueHistogram(
+                descriptor: Self.descriptor(
+                    "http_request_latency_seconds",
+                    "HTTP request latency by route template and method."
+                ),
+                labels: [("path", path), ("method", method)],
+                buckets: Self.latencyBuckets
+            )
+            histograms[key] = histogram
+            return histogram
+        }
+        histogram.record(seconds)
+    }
+
+    // MARK: - Labelled counters and histograms
+
+    /// A counter with one fixed label set per name, created on first use.
+    func counter(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Counter {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        return self.labelled.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = self.registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
+            counters[key] = counter
+            return counter
+        }
+    }
+
+    func cacheHit(path: String) {
+        self.counter("page_cache_hits_total", "Pages served from the page cache.", [("path", path)]).increment()
+    }
+    func cachePut(path: String) {
+        self.counter("page_cache_puts_total", "Pages stored in the page cache.", [("path", path)]).increment()
+    }
+    func cacheError(cache: String, op: String) {
+        self.counter(
+            "cache_errors_total",
+            "Page cache operations that failed (never failing a request).",
+            [("cache", cache), ("op", op)]
+        ).increment()
+    }
+    func upstreamRequest(outcome: String, status: String) {
+        self.counter(
+            "upstream_requests_total",
+            "Requests to the upstream API by outcome and status.",
+            [("outcome", outcome), ("status", status)]
+        ).increment()
+    }
+    func upstreamRetry(reason: String) {
+        self.counter(
+            "upstream_retries_total",
+            "Upstream requests retried, by the reason for the retry.",
+            [("reason", reason)]
+        ).increment()
+    }
+    func ingestRun(result: String) {
+        self.counter("ingest_runs_total", "Refresh attempts by result.", [("result", result)]).increment()
+    }
+    func dbError(kind: String) {
+        self.counter("db_errors_total", "Database operations that failed, by kind.", [("kind", kind)]).increment()
+    }
+
+    /// Records a database operation's duration under `op` (page, state, refresh, migrate).
+    func dbQuery(op: String, seconds: Double) {
+        let histogram = self.histograms.withLock { histograms in
+            if let histogram = histograms[op] { return histogram }
+            let histogram = self.registry.makeValueHistogram(
+                descriptor: Self.descriptor("db_query_duration_seconds", "Database operation duration by operation."),
+                labels: [("op", op)],
+                buckets: Self.latencyBuckets
+            )
+            histograms[op] = histogram
+            return histogram
+        }
+        histogram.record(seconds)
+    }
+
+    /// The exposition text, with process metrics brought up to date first.
+    func exposition() -> [UInt8] {
+        self.process.update()
+        return self.registry.emitToBuffer()
+    }
+}

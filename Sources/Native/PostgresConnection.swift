@@ -1,0 +1,236 @@
+import CLibPQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One libpq connection. Not thread-safe: a pool hands it to one caller at a time.
+///
+/// Queries use libpq's asynchronous calls and `poll(2)` so that a server that stops answering
+/// (a dropped network, a chaos proxy holding bytes) costs at most `queryTimeout`, after which the
+/// connection is closed and marked broken.
+public final class PostgresConnection: DatabaseConnection {
+    private let handle: OpaquePointer
+    private let queryTimeout: Double
+    public private(set) var isBroken = false
+
+    /// Connects with a URL (`postgres://…`) or a keyword string (`host=… dbname=…`).
+    public init(conninfo: String, connectTimeout: Double, queryTimeout: Double) throws {
+        // expand_dbname=1 makes libpq read `dbname` as a full connection string; the keywords
+        // after it override what the string says about timeouts and keepalives.
+        let timeout = String(max(2, Int(connectTimeout.rounded(.up))))
+        let userTimeoutMillis = String(Int(max(1, queryTimeout) * 1000))
+        let pairs: [(String, String)] = [
+            ("dbname", conninfo),
+            ("connect_timeout", timeout),
+            ("application_name", "rickmorty-api"),
+            ("keepalives", "1"),
+            ("keepalives_idle", "5"),
+            ("keepalives_interval", "2"),
+            ("keepalives_count", "2"),
+            ("tcp_user_timeout", userTimeoutMillis),
+        ]
+        let connection = Self.withCStrings(pairs.map(\.0)) { keys in
+            Self.withCStrings(pairs.map(\.1)) { values in
+                PQconnectdbParams(keys, values, 1)
+            }
+        }
+        guard let connection else {
+            throw DatabaseError(kind: .connectFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(connection))
+            PQfinish(connection)
+            throw DatabaseError(kind: Self.connectKind(message), message: Self.trim(message))
+        }
+        self.handle = connection
+        self.queryTimeout = queryTimeout
+        guard PQsetnonblocking(connection, 1) == 0 else {
+            PQfinish(connection)
+            throw DatabaseError(kind: .other, message: "cannot switch the connection to non-blocking mode")
+        }
+    }
+
+    deinit {
+        PQfinish(self.handle)
+    }
+
+    public func execute(_ sql: String) throws {
+        _ = try self.run(sql, [], useParameters: false)
+    }
+
+    public func query(_ sql: String, _ parameters: [DatabaseValue]) throws -> [[DatabaseValue]] {
+        try self.run(sql, parameters, useParameters: true)
+    }
+
+    // MARK: - Sending and receiving
+
+    private func run(_ sql: String, _ parameters: [DatabaseValue], useParameters: Bool) throws -> [[DatabaseValue]] {
+        guard !self.isBroken else {
+            throw DatabaseError(kind: .connectionLost, message: "connection is closed")
+        }
+        let deadline = Self.now() + self.queryTimeout
+        let sent: Int32
+        if useParameters {
+            let texts: [String?] = parameters.map { $0.text }
+            sent = Self.withOptionalCStrings(texts) { values in
+                PQsendQueryParams(self.handle, sql, Int32(texts.count), nil, values, nil, nil, 0)
+            }
+        } else {
+            sent = PQsendQuery(self.handle, sql)
+        }
+        guard sent == 1 else { throw self.connectionError() }
+        try self.flush(until: deadline)
+        return try self.collectResults(until: deadline)
+    }
+
+    private func flush(until deadline: Double) throws {
+        while true {
+            let rc = PQflush(self.handle)
+            if rc == 0 { return }
+            if rc < 0 { throw self.connectionError() }
+            try self.wait(events: Int16(POLLOUT | POLLIN), until: deadline)
+            if PQconsumeInput(self.handle) == 0 { throw self.connectionError() }
+        }
+    }
+
+    private func collectResults(until deadline: Double) throws -> [[DatabaseValue]] {
+        var rows: [[DatabaseValue]] = []
+        var failure: DatabaseError?
+        while true {
+            while PQisBusy(self.handle) == 1 {
+                try self.wait(events: Int16(POLLIN), until: deadline)
+                if PQconsumeInput(self.handle) == 0 { throw self.connectionError() }
+            }
+            guard let result = PQgetResult(self.handle) else { break }
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_TUPLES_OK:
+                rows = Self.rows(of: result)
+            case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                continue
+            default:
+                // Keep reading until libpq returns nil so the connection is ready for reuse.
+                if failure == nil { failure = self.resultError(result) }
+            }
+        }
+        if PQstatus(self.handle) != CONNECTION_OK {
+            self.isBroken = true
+            throw failure.map { DatabaseError(kind: .connectionLost, sqlState: $0.sqlState, message: $0.message) }
+                ?? self.connectionError()
+        }
+        if let failure { throw failure }
+        return rows
+    }
+
+    private func wait(events: Int16, until deadline: Double) throws {
+        let socket = PQsocket(self.handle)
+        guard socket >= 0 else { throw self.connectionError() }
+        while true {
+            let remaining = deadline - Self.now()
+            if remaining <= 0 {
+                // The server's state is unknown: close rather than reuse.
+                self.isBroken = true
+                throw DatabaseError(kind: .timedOut, message: "no answer from PostgreSQL within \(self.queryTimeout)s")
+            }
+            var descriptor = pollfd(fd: socket, events: events, revents: 0)
+            let rc = poll(&descriptor, 1, Int32(min(remaining * 1000, 60_000).rounded(.up)))
+            if rc > 0 { return }
+            if rc < 0 && errno != EINTR { throw self.connectionError() }
+        }
+    }
+
+    private static func rows(of result: OpaquePointer) -> [[DatabaseValue]] {
+        let count = PQntuples(result)
+        let columns = PQnfields(result)
+        var rows: [[DatabaseValue]] = []
+        rows.reserveCapacity(Int(count))
+        for row in 0..<count {
+            var values: [DatabaseValue] = []
+            values.reserveCapacity(Int(columns))
+            for column in 0..<columns {
+                if PQgetisnull(result, row, column) == 1 {
+                    values.append(.null)
+                } else {
+                    values.append(.text(String(cString: PQgetvalue(result, row, column))))
+                }
+            }
+            rows.append(values)
+        }
+        return rows
+    }
+
+    // MARK: - Errors
+
+    private func connectionError() -> DatabaseError {
+        let message = Self.trim(String(cString: PQerrorMessage(self.handle)))
+        if PQstatus(self.handle) != CONNECTION_OK || message.contains("server closed the connection") {
+            self.isBroken = true
+            return DatabaseError(kind: .connectionLost, message: message)
+        }
+        return DatabaseError(kind: .other, message: message)
+    }
+
+    private func resultError(_ result: OpaquePointer) -> DatabaseError {
+        let message = Self.trim(String(cString: PQresultErrorMessage(result)))
+        let field = PQresultErrorField(result, Int32(UInt8(ascii: "C")))  // PG_DIAG_SQLSTATE
+        let sqlState = field.map { String(cString: $0) }
+        return DatabaseError(kind: Self.kind(sqlState: sqlState), sqlState: sqlState, message: message)
+    }
+
+    /// Maps a SQLSTATE to a kind (PostgreSQL manual, appendix A).
+    static func kind(sqlState: String?) -> DatabaseError.Kind {
+        guard let sqlState else { return .other }
+        switch sqlState {
+        case "53300", "53000", "53100", "53200": return .tooManyConnections
+        case "57P01", "57P02", "57P03": return .serverShutdown
+        case "57014": return .timedOut
+        case "25006": return .readOnly
+        case "40001", "40P01": return .serialization
+        case "55P03": return .busy
+        default: break
+        }
+        if sqlState.hasPrefix("08") { return .connectionLost }
+        if sqlState.hasPrefix("23") || sqlState.hasPrefix("22") { return .constraint }
+        return .other
+    }
+
+    private static func connectKind(_ message: String) -> DatabaseError.Kind {
+        if message.contains("too many") || message.contains("remaining connection slots") { return .tooManyConnections }
+        if message.contains("shutting down") || message.contains("starting up") { return .serverShutdown }
+        if message.contains("timeout expired") { return .timedOut }
+        return .connectFailed
+    }
+
+    private static func trim(_ message: String) -> String {
+        message.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    private static func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
+    // MARK: - C strings
+
+    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        withOptionalCStrings(strings) { body($0) }
+    }
+
+    private static func withOptionalCStrings<R>(
+        _ strings: [String?],
+        _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R
+    ) -> R {
+        let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+        defer { for copy in copies { free(copy) } }
+        var pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
+        pointers.append(nil)
+        return pointers.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { preconditionFailure("never empty: it ends with nil") }
+            return body(base)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test suite: format lint, a build that must be free of warnings in our code,
+# then Swift Testing's unit and integration suites (the integration suites provision their own
+# throwaway PostgreSQL clusters from the local server binaries).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for header in /usr/include/postgresql/libpq-fe.h /usr/include/sqlite3.h; do
+    [ -f "$header" ] || missing+=("$header")
+done
+[ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/aarch64-linux-gnu/curl/curl.h ] || missing+=("curl/curl.h")
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=("PostgreSQL server binaries (initdb)")
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "test.sh: missing: ${missing[*]}" >&2
+    echo "test.sh: install them with: sudo apt-get install -y libpq-dev libsqlite3-dev libcurl4-openssl-dev postgresql" >&2
+    exit 1
+fi
+
+echo "==> swift format lint"
+swift format lint --strict -r -p Sources Tests Package.swift
+
+echo "==> C modules are imported only by Native"
+if grep -rlE '^\s*(@_implementationOnly |internal |package |public )?import (CLibPQ|CSQLite|CCurl)\b' Sources Tests | grep -v '^Sources/Native/'; then
+    echo "test.sh: the files above import a C module outside Sources/Native" >&2
+    exit 1
+fi
+
+echo "==> swift build --build-tests"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift build --build-tests 2>&1 | tee "$log"
+if grep -E "^$(pwd)/(Sources|Tests)/.*: warning:" "$log"; then
+    echo "test.sh: the build has warnings in our code (above); they count as errors" >&2
+    exit 1
+fi
+
+echo "==> swift test"
+swift test --skip-build 2>&1
