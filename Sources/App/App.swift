@@ -58,7 +58,7 @@ struct AppCommand: AsyncParsableCommand {
         do {
             try await app.serviceGroup().run()
         } catch {
-            logger.error("stopped by an error", metadata: ["error": "\(error)"])
+            logger.error("stopped by an error", metadata: ["error": "\(redacted(error))"])
         }
         try? await threadPool.shutdownGracefully()
         logger.info("stopped")

@@ -57,6 +57,11 @@ final class PageCache<C: Clock>: Sendable where C.Duration == Duration {
 
     var count: Int { self.state.withLock { $0.store.count } }
 
+    /// Callers waiting on an in-flight load of `query` (for tests and debugging).
+    func waitingCount(for query: CharacterQuery) -> Int {
+        self.state.withLock { state in state.loading[Key(query: query, generation: state.generation)]?.count ?? 0 }
+    }
+
     /// Records a generation seen in the database; a newer one drops every older entry.
     func observe(generation: Int64) {
         self.state.withLock { state in

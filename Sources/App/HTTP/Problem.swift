@@ -35,10 +35,10 @@ struct ProblemRenderer: Sendable {
         case HTTPFailure.unavailable(let detail):
             return self.unavailable(detail: detail, path: path)
         case let error as DatabaseError where error.isTransient:
-            logger.warning("database unavailable", metadata: ["db.error": "\(error)"])
+            logger.warning("database unavailable", metadata: ["db.error": "\(redacted(error))"])
             return self.unavailable(detail: "The database is temporarily unavailable; retry later.", path: path)
         default:
-            logger.error("request failed", metadata: ["error": "\(error)"])
+            logger.error("request failed", metadata: ["error": "\(redacted(error))"])
             return self.problem(.internalServerError, detail: "The server could not complete the request.", path: path)
         }
     }

@@ -43,7 +43,7 @@ struct DatabaseService<C: Clock>: Service where C.Duration == Duration {
                 self.metrics.dbError(kind: (error as? DatabaseError)?.kind.rawValue ?? "other")
                 self.logger.warning(
                     "database not reachable; retrying",
-                    metadata: ["db.error": "\(error)", "db.retry_in_seconds": "\(delay.seconds)"]
+                    metadata: ["db.error": "\(redacted(error))", "db.retry_in_seconds": "\(delay.seconds)"]
                 )
                 do { try await self.clock.sleep(for: delay) } catch { return }
                 delay = min(delay * 2, .seconds(5))
@@ -73,7 +73,7 @@ struct DatabaseService<C: Clock>: Service where C.Duration == Duration {
             self.monitor.recordDatabase(ok: false, at: self.wallClock(), state: nil, error: Self.summary(error))
             self.metrics.dbOK.set(to: 0)
             self.metrics.dbError(kind: (error as? DatabaseError)?.kind.rawValue ?? "other")
-            if wasOK { self.logger.error("database check failed", metadata: ["db.error": "\(error)"]) }
+            if wasOK { self.logger.error("database check failed", metadata: ["db.error": "\(redacted(error))"]) }
         }
     }
 

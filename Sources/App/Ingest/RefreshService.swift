@@ -85,7 +85,7 @@ struct RefreshService<C: Clock>: Service where C.Duration == Duration {
             self.logger.warning(
                 "refresh failed; the stored data is unchanged",
                 metadata: [
-                    "ingest.error": "\(error)", "ingest.failures": "\(failures)",
+                    "ingest.error": "\(redacted(error))", "ingest.failures": "\(failures)",
                     "ingest.retry_in_seconds": "\(delay.seconds)",
                 ]
             )
