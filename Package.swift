@@ -10,7 +10,8 @@ let package = Package(
     name: "RickMortyLab",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "rickmorty-api", targets: ["App"])
+        .executable(name: "rickmorty-api", targets: ["App"]),
+        .executable(name: "fake-upstream", targets: ["FakeUpstream"]),
     ],
     dependencies: [
         .package(
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C libraries: module maps only. Nothing but Native imports them.
@@ -35,10 +37,11 @@ let package = Package(
             dependencies: ["CLibPQ", "CSQLite", "CCurl"],
             swiftSettings: swiftSettings
         ),
+        .target(name: "JSONWriting", swiftSettings: swiftSettings),
         .executableTarget(
             name: "App",
             dependencies: [
-                "Native",
+                "Native", "JSONWriting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -51,16 +54,38 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FakeUpstreamKit",
+            dependencies: [
+                "JSONWriting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FakeUpstream",
+            dependencies: [
+                "FakeUpstreamKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["App", "Native"],
+            dependencies: ["App", "Native", "FakeUpstreamKit", "JSONWriting"],
             path: "Tests/Unit",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "App", "Native",
+                "App", "Native", "FakeUpstreamKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,3 +1,4 @@
+import JSONWriting
 import Testing
 
 @testable import App

@@ -1,3 +1,5 @@
+import JSONWriting
+
 /// One page of `/characters`: the paging arithmetic of CONTRACT section 2 and the body's bytes.
 struct CharacterPage: Sendable, Equatable {
     let query: CharacterQuery

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import JSONWriting
 import Logging
 import Native
 

@@ -1,3 +1,5 @@
+import JSONWriting
+
 /// The `/healthcheck` body (CONTRACT section 4), computed from what the background checks saw.
 struct HealthReport: Sendable {
     enum Status: String, Sendable { case ok, degraded, down }

@@ -1,77 +1,77 @@
 /// Writes JSON straight into bytes with keys in the order they are written. Used for bodies whose
 /// key order is part of the contract, and on the hot path where `JSONEncoder` costs too much.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    init(capacity: Int = 256) {
+    public init(capacity: Int = 256) {
         self.bytes.reserveCapacity(capacity)
     }
 
-    mutating func beginObject() {
+    public mutating func beginObject() {
         self.separate()
         self.bytes.append(UInt8(ascii: "{"))
         self.needsComma = false
     }
-    mutating func endObject() {
+    public mutating func endObject() {
         self.bytes.append(UInt8(ascii: "}"))
         self.needsComma = true
     }
-    mutating func beginArray() {
+    public mutating func beginArray() {
         self.separate()
         self.bytes.append(UInt8(ascii: "["))
         self.needsComma = false
     }
-    mutating func endArray() {
+    public mutating func endArray() {
         self.bytes.append(UInt8(ascii: "]"))
         self.needsComma = true
     }
 
-    mutating func key(_ key: String) {
+    public mutating func key(_ key: String) {
         self.separate()
         self.appendQuoted(key)
         self.bytes.append(UInt8(ascii: ":"))
         self.needsComma = false
     }
 
-    mutating func int(_ value: Int) { self.raw(String(value)) }
-    mutating func bool(_ value: Bool) { self.raw(value ? "true" : "false") }
-    mutating func null() { self.raw("null") }
+    public mutating func int(_ value: Int) { self.raw(String(value)) }
+    public mutating func bool(_ value: Bool) { self.raw(value ? "true" : "false") }
+    public mutating func null() { self.raw("null") }
 
     /// A finite double; non-finite values are written as `null`, since JSON has no spelling for them.
-    mutating func double(_ value: Double) {
+    public mutating func double(_ value: Double) {
         guard value.isFinite else { return self.null() }
         self.raw(value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) + ".0" : String(value))
     }
 
     /// A key and its value, for the common case of a scalar member.
-    mutating func field(_ key: String, _ value: Int) {
+    public mutating func field(_ key: String, _ value: Int) {
         self.key(key)
         self.int(value)
     }
 
-    mutating func field(_ key: String, _ value: Bool) {
+    public mutating func field(_ key: String, _ value: Bool) {
         self.key(key)
         self.bool(value)
     }
 
-    mutating func field(_ key: String, _ value: String?) {
+    public mutating func field(_ key: String, _ value: String?) {
         self.key(key)
         self.optionalString(value)
     }
 
-    mutating func field(_ key: String, _ value: Double) {
+    public mutating func field(_ key: String, _ value: Double) {
         self.key(key)
         self.double(value)
     }
 
-    mutating func string(_ value: String) {
+    public mutating func string(_ value: String) {
         self.separate()
         self.appendQuoted(value)
         self.needsComma = true
     }
 
-    mutating func optionalString(_ value: String?) {
+    public mutating func optionalString(_ value: String?) {
         if let value { self.string(value) } else { self.null() }
     }
 

@@ -1,0 +1,149 @@
+import Foundation
+import Native
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A throwaway PostgreSQL cluster on a free loopback port, made with the local server binaries.
+/// As root it runs as the `postgres` user, since the server refuses to run as root.
+final class PostgresServer: @unchecked Sendable {
+    let directory: String
+    let port: Int
+    private let binaries: String
+
+    var url: String { "postgres://rm@127.0.0.1:\(self.port)/postgres" }
+
+    /// Starts a new cluster; throws when no PostgreSQL server binaries are installed.
+    static func start() throws -> PostgresServer {
+        let server = try PostgresServer()
+        try server.initialize()
+        try server.startServer()
+        return server
+    }
+
+    private init() throws {
+        guard let bin = Self.findBinaries() else { throw HarnessError("no PostgreSQL server binaries under /usr/lib/postgresql") }
+        self.binaries = bin
+        self.port = try freePort()
+        self.directory = NSTemporaryDirectory() + "rm-pg-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
+        if getuid() == 0 {
+            guard let user = getpwnam("postgres") else { throw HarnessError("running as root but there is no postgres user") }
+            chown(self.directory, user.pointee.pw_uid, user.pointee.pw_gid)
+        }
+    }
+
+    private static func findBinaries() -> String? {
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return versions.compactMap(Int.init).sorted().reversed().map { "\(root)/\($0)/bin" }
+            .first { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") }
+    }
+
+    private func initialize() throws {
+        try self.run("initdb", ["-D", self.directory, "-U", "rm", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"])
+    }
+
+    /// Starts (or restarts) the server on the same port and waits until it accepts connections.
+    func startServer() throws {
+        let options = "-p \(self.port) -k \(self.directory) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=60"
+        try self.run("pg_ctl", ["-D", self.directory, "-l", "\(self.directory)/server.log", "-o", options, "-w", "-t", "60", "start"])
+    }
+
+    /// Stops the server; `immediate` is a crash-like stop that drops every connection at once.
+    func stopServer(immediate: Bool = false) throws {
+        try self.run("pg_ctl", ["-D", self.directory, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"])
+    }
+
+    /// Stops the server and removes the cluster.
+    func destroy() {
+        try? self.stopServer(immediate: true)
+        try? FileManager.default.removeItem(atPath: self.directory)
+    }
+
+    /// A new, empty database on this server; returns its URL.
+    func createDatabase() throws -> String {
+        let name = "t_\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try self.query("CREATE DATABASE \(name)")
+        return "postgres://rm@127.0.0.1:\(self.port)/\(name)"
+    }
+
+    /// Runs SQL on `url` (default: the `postgres` database) over a fresh libpq connection.
+    func query(_ sql: String, url: String? = nil) throws -> [[DatabaseValue]] {
+        let connection = try PostgresConnection(conninfo: url ?? self.url, connectTimeout: 5, queryTimeout: 30)
+        return try connection.query(sql, [])
+    }
+
+    private func run(_ tool: String, _ arguments: [String]) throws {
+        let command: [String] =
+            getuid() == 0
+            ? ["/usr/sbin/runuser", "-u", "postgres", "--", "\(self.binaries)/\(tool)"] + arguments
+            : ["\(self.binaries)/\(tool)"] + arguments
+        let (status, output) = try runCommand(command)
+        guard status == 0 else { throw HarnessError("\(tool) failed (\(status)): \(output)") }
+    }
+}
+
+/// Runs `body` with a fresh cluster and removes it afterwards, whatever happens.
+func withPostgres<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
+    let server = try PostgresServer.start()
+    do {
+        let result = try await body(server)
+        server.destroy()
+        return result
+    } catch {
+        server.destroy()
+        throw error
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw HarnessError("bind() failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Runs a command to completion with posix_spawn and waitpid (Foundation's Process can miss the
+/// exit of a child whose own children live on, as pg_ctl's server does). Output goes to a file,
+/// not a pipe, for the same reason: the server inherits the descriptor.
+func runCommand(_ command: [String]) throws -> (status: Int32, output: String) {
+    let outputPath = NSTemporaryDirectory() + "rm-cmd-\(UUID().uuidString.prefix(8)).out"
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    var pid: pid_t = 0
+    let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    let spawned = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
+    guard spawned == 0 else { throw HarnessError("cannot start \(command[0]): errno \(spawned)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    // WIFEXITED/WEXITSTATUS are macros; decode the wait status by hand.
+    let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (exitStatus, output)
+}
