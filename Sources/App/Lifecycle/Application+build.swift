@@ -92,7 +92,7 @@ func buildApplication(
         ),
         UpstreamProbeService(
             gateway: gateway,
-            url: config.upstreamBaseURL + "/character?page=1",
+            url: config.upstreamBaseURL,
             clock: clock,
             interval: config.upstreamProbeInterval,
             logger: logger
