@@ -14,7 +14,9 @@ import Synchronization
 /// gracefully when the test body returns or throws.
 enum Harness {
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-    static let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(30))))
+    static let http = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(30))))
 
     /// Runs `service` until `body` finishes; `body` receives the port the service reported.
     static func run<T>(

@@ -1,0 +1,158 @@
+import FakeUpstreamKit
+import Foundation
+import Native
+import NIOPosix
+import Testing
+
+@testable import App
+
+extension Integration {
+    @Suite("Refresh: replace the set atomically, once across replicas")
+    struct RefreshTests {
+        static func character(_ id: Int, name: String? = nil) -> StoredCharacter {
+            StoredCharacter(
+                id: id, name: name ?? "Name \(id)", status: "Alive", species: "Human", origin: "Earth (C-137)",
+                image: "https://x/\(id).jpeg", url: nil)
+        }
+
+        private func withStore<T>(_ database: String, _ body: (SQLCharacterStore) async throws -> T) async throws -> T {
+            let threadPool = NIOThreadPool(numberOfThreads: 3)
+            threadPool.start()
+            defer { threadPool.shutdownGracefully { _ in } }
+            let config = try AppConfig.load(environment: ["DATABASE_URL": database])
+            let store = try SQLCharacterStore.make(config: config, threadPool: threadPool)
+            try await store.migrate()
+            let result = try await body(store)
+            await store.close()
+            return result
+        }
+
+        private func ids(_ store: SQLCharacterStore) async throws -> [Int] {
+            try await store.page(CharacterQuery(page: 1, pageSize: 100)).rows.map(\.id)
+        }
+
+        @Test("a refresh deletes rows no longer upstream; a failed one changes nothing", arguments: Backend.allCases)
+        func replaceSet(backend: Backend) async throws {
+            try await backend.withDatabase { database, _ in
+                try await self.withStore(database) { store in
+                    let first = try await store.refresh(isDue: { _ in true }, fetch: { (1...10).map { Self.character($0) } }, now: { 1000 })
+                    #expect(first == .replaced(count: 10, generation: 1))
+                    #expect(try await self.ids(store) == Array(1...10))
+
+                    let second = try await store.refresh(
+                        isDue: { _ in true }, fetch: { (5...12).map { Self.character($0, name: "Renamed \($0)") } }, now: { 2000 })
+                    #expect(second == .replaced(count: 8, generation: 2))
+                    #expect(try await self.ids(store) == Array(5...12))
+                    #expect(try await store.page(CharacterQuery()).rows.first?.name == "Renamed 5")
+
+                    struct UpstreamBroke: Error {}
+                    await #expect(throws: UpstreamBroke.self) {
+                        _ = try await store.refresh(isDue: { _ in true }, fetch: { throw UpstreamBroke() }, now: { 3000 })
+                    }
+                    let state = try await store.state()
+                    #expect(state == DataState(count: 8, generation: 2, lastRefresh: 2000))
+                    #expect(try await self.ids(store) == Array(5...12))
+
+                    let notDue = try await store.refresh(isDue: { _ in false }, fetch: { [] }, now: { 4000 })
+                    #expect(notDue == .skippedNotDue)
+                    #expect(try await store.state().generation == 2)
+                }
+            }
+        }
+
+        @Test("a database error part-way through the write rolls the whole refresh back")
+        func writeFailureRollsBack() async throws {
+            try await Backend.postgres.withDatabase { database, _ in
+                try await self.withStore(database) { store in
+                    _ = try await store.refresh(isDue: { _ in true }, fetch: { (1...3).map { Self.character($0) } }, now: { 1000 })
+                    // 700 rows: the first INSERT batch (500) succeeds, the second holds a name longer
+                    // than its column, so PostgreSQL fails the statement after rows were written.
+                    let rows = (1...700).map { Self.character($0, name: $0 == 650 ? String(repeating: "x", count: 300) : nil) }
+                    await #expect(throws: DatabaseError.self) {
+                        _ = try await store.refresh(isDue: { _ in true }, fetch: { rows }, now: { 2000 })
+                    }
+                    #expect(try await store.state() == DataState(count: 3, generation: 1, lastRefresh: 1000))
+                    #expect(try await self.ids(store) == [1, 2, 3])
+                }
+            }
+        }
+
+        @Test("while one refresh holds the lock, another skips instead of waiting or failing", arguments: Backend.allCases)
+        func lockSkips(backend: Backend) async throws {
+            try await backend.withDatabase { database, _ in
+                try await self.withStore(database) { store in
+                    let (inside, insideContinuation) = AsyncStream<Void>.makeStream()
+                    let (release, releaseContinuation) = AsyncStream<Void>.makeStream()
+                    try await withThrowingTaskGroup(of: RefreshOutcome.self) { group in
+                        group.addTask {
+                            try await store.refresh(
+                                isDue: { _ in true },
+                                fetch: {
+                                    insideContinuation.yield()
+                                    for await _ in release { break }
+                                    return [Self.character(1)]
+                                }, now: { 1000 })
+                        }
+                        for await _ in inside { break }
+                        let second = try await store.refresh(isDue: { _ in true }, fetch: { [Self.character(2)] }, now: { 1001 })
+                        #expect(second == .skippedLocked)
+                        releaseContinuation.yield()
+                        #expect(try await group.next() == .replaced(count: 1, generation: 1))
+                    }
+                    #expect(try await self.ids(store) == [1])
+                }
+            }
+        }
+
+        @Test("two instances starting together on an empty PostgreSQL database ingest exactly once")
+        func twoInstances() async throws {
+            try await withPostgres { server in
+                let database = try server.createDatabase()
+                try await Harness.withFakeUpstream { upstream, fake in
+                    let config = try Harness.appConfig(database: database, upstream: upstream)
+                    try await Harness.withApp(config) { first in
+                        try await Harness.withApp(config) { second in
+                            let success = #"ingest_runs_total{result="success"}"#
+                            #expect(await eventually { first.metric(success) + second.metric(success) >= 1 })
+                            // Both are up and serving the same data.
+                            for app in [first, second] {
+                                #expect(await eventually { (try? await fetch("\(app.baseURL)/readyz").status) == 200 })
+                                let page = try await fetch("\(app.baseURL)/characters?page_size=5")
+                                #expect(page.json["total_count"] as? Int == fake.dataset.knownAnswer.count)
+                            }
+                            #expect(first.metric(success) + second.metric(success) == 1)
+                            #expect(first.metric(#"ingest_runs_total{result="failure"}"#) == 0)
+                            #expect(second.metric(#"ingest_runs_total{result="failure"}"#) == 0)
+                            let pages = fake.store.requests(path: "/api/character").compactMap { $0.query["page"].flatMap(Int.init) }
+                            #expect(pages.sorted() == Array(1...42), "every page fetched exactly once")
+                        }
+                    }
+                }
+            }
+        }
+
+        @Test("a refresh whose upstream fails half-way leaves the served data as it was", arguments: Backend.allCases)
+        func upstreamFailsHalfway(backend: Backend) async throws {
+            try await backend.withDatabase { database, _ in
+                try await Harness.withFakeUpstream(characters: 200) { upstream, fake in
+                    let config = try Harness.appConfig(
+                        database: database, upstream: upstream, ["REFRESH_INTERVAL": "0.3", "MAX_RETRIES": "2", "PAGE_CACHE_MAX": "0"])
+                    try await Harness.withApp(config) { app in
+                        #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
+                        // From now on page 3 of 10 always fails: every refresh dies after pages 1 and 2.
+                        try fake.store.add(Behavior(match: .init(path: "/api/character", query: ["page": "3"]), action: .init(status: 500)))
+                        let before = app.metric(#"ingest_runs_total{result="success"}"#)
+                        let baseline = try await fetch("\(app.baseURL)/characters?page_size=100")
+                        #expect(await eventually { app.metric(#"ingest_runs_total{result="failure"}"#) >= 2 })
+                        #expect(app.metric(#"ingest_runs_total{result="success"}"#) == before)
+                        let after = try await fetch("\(app.baseURL)/characters?page_size=100")
+                        #expect(after.body == baseline.body)
+                        let health = try await fetch("\(app.baseURL)/healthcheck").json
+                        let refresh = (health["checks"] as? [String: Any])?["refresh"] as? [String: Any]
+                        #expect(refresh?["last_result"] as? String == "failure")
+                    }
+                }
+            }
+        }
+    }
+}
