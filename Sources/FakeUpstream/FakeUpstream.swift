@@ -10,7 +10,8 @@ import UnixSignals
 struct FakeUpstreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fake-upstream",
-        abstract: "A faithful imitation of the Rick and Morty character API that misbehaves on command.")
+        abstract: "A faithful imitation of the Rick and Morty character API that misbehaves on command."
+    )
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 = any free port).") var port = 8080
@@ -31,11 +32,14 @@ struct FakeUpstreamCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be from 0 to 65535") }
-        guard (0...5_000_000).contains(self.characters) else { throw ValidationError("--characters must be from 0 to 5000000") }
+        guard (0...5_000_000).contains(self.characters) else {
+            throw ValidationError("--characters must be from 0 to 5000000")
+        }
     }
 
     func run() async throws {
-        let dataset = try self.data.map { try CharacterDataset.load(path: $0) }
+        let dataset =
+            try self.data.map { try CharacterDataset.load(path: $0) }
             ?? CharacterDataset.generate(count: self.characters, seed: self.seed)
         if self.knownAnswer {
             print(dataset.knownAnswer.map(String.init).joined(separator: "\n"))
@@ -61,8 +65,15 @@ struct FakeUpstreamCommand: AsyncParsableCommand {
         logger.logLevel = .info
         let group = ServiceGroup(
             configuration: .init(
-                services: [server.service(logger: logger) { port in print("fake-upstream listening on http://\(self.host):\(port)/api") }],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [
+                    server.service(logger: logger) { port in
+                        print("fake-upstream listening on http://\(self.host):\(port)/api")
+                    }
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         try await group.run()
     }
 }

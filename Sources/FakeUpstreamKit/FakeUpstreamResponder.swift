@@ -26,7 +26,11 @@ struct FakeUpstreamResponder: HTTPResponder {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let recorded = RecordedRequest(
-            method: request.method.rawValue, path: path, query: QueryItems.parse(request.uri.query), headers: headers)
+            method: request.method.rawValue,
+            path: path,
+            query: QueryItems.parse(request.uri.query),
+            headers: headers
+        )
         let behavior = self.store.select(for: recorded)
 
         if let delay = behavior?.action.delayMs, delay > 0 {
@@ -35,16 +39,24 @@ struct FakeUpstreamResponder: HTTPResponder {
         var response: FakeResponse
         if let status = behavior?.action.status {
             response = FakeResponse(
-                status: status, headers: (behavior?.action.headers ?? [:]).map { ($0.key, $0.value) },
-                body: Array((behavior?.action.body ?? "").utf8))
+                status: status,
+                headers: (behavior?.action.headers ?? [:]).map { ($0.key, $0.value) },
+                body: Array((behavior?.action.body ?? "").utf8)
+            )
         } else if request.method == .get || request.method == .head {
-            response = self.api.respond(path: path, query: recorded.query, baseURL: self.baseURL(request, context: context))
+            response = self.api.respond(
+                path: path,
+                query: recorded.query,
+                baseURL: self.baseURL(request, context: context)
+            )
         } else {
             response = FakeResponse.error(405, "Method not allowed")
         }
         switch behavior?.action.corrupt {
         case .malformedJSON?: response.body = Array(response.body.prefix(max(1, response.body.count / 2)))
-        case .wrongContentType?: response.headers = response.headers.filter { $0.name.lowercased() != "content-type" } + [("Content-Type", "text/html")]
+        case .wrongContentType?:
+            response.headers =
+                response.headers.filter { $0.name.lowercased() != "content-type" } + [("Content-Type", "text/html")]
         case nil: break
         }
         self.store.record(recorded, status: response.status, behavior: behavior?.id, at: arrived)
@@ -53,7 +65,11 @@ struct FakeUpstreamResponder: HTTPResponder {
         for (name, value) in response.headers {
             if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
         }
-        let result = Response(status: .init(code: response.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: response.body)))
+        let result = Response(
+            status: .init(code: response.status),
+            headers: fields,
+            body: .init(byteBuffer: ByteBuffer(bytes: response.body))
+        )
         return request.method == .head ? result.createHeadResponse() : result
     }
 

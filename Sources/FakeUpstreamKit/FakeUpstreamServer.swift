@@ -32,14 +32,25 @@ public struct FakeUpstreamServer: Sendable {
     }
 
     /// The HTTP service; `onServerRunning` receives the bound port.
-    public func service(logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+    public func service(
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some Service {
         let responder = FakeUpstreamResponder(
-            api: CharacterAPI(dataset: self.dataset), admin: AdminAPI(store: self.store, dataset: self.dataset), store: self.store,
-            publicBaseURL: self.configuration.publicBaseURL, adminFromAnywhere: self.configuration.adminFromAnywhere)
+            api: CharacterAPI(dataset: self.dataset),
+            admin: AdminAPI(store: self.store, dataset: self.dataset),
+            store: self.store,
+            publicBaseURL: self.configuration.publicBaseURL,
+            adminFromAnywhere: self.configuration.adminFromAnywhere
+        )
         return Application(
             responder: responder,
-            configuration: .init(address: .hostname(self.configuration.host, port: self.configuration.port), serverName: nil),
+            configuration: .init(
+                address: .hostname(self.configuration.host, port: self.configuration.port),
+                serverName: nil
+            ),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
-            logger: logger)
+            logger: logger
+        )
     }
 }

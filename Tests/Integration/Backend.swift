@@ -1,5 +1,5 @@
-import Testing
 import Foundation
+import Testing
 
 /// The two storage backends every integration test runs against.
 enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {

@@ -8,10 +8,14 @@ import Testing
 extension Integration {
     @Suite("HTTP contract over real sockets")
     struct HTTPContractTests {
-        private func withIngestedApp(_ overrides: [String: String] = [:], _ body: (RunningApp) async throws -> Void) async throws {
+        private func withIngestedApp(
+            _ overrides: [String: String] = [:],
+            _ body: (RunningApp) async throws -> Void
+        ) async throws {
             try await Backend.sqlite.withDatabase { database, _ in
                 try await Harness.withFakeUpstream(characters: 200) { upstream, _ in
-                    try await Harness.withApp(try Harness.appConfig(database: database, upstream: upstream, overrides)) { app in
+                    try await Harness.withApp(try Harness.appConfig(database: database, upstream: upstream, overrides))
+                    { app in
                         #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
                         try await body(app)
                     }
@@ -32,7 +36,10 @@ extension Integration {
                 let again = try await fetch("\(app.baseURL)/characters?page=1", headers: [("If-None-Match", etag)])
                 #expect(again.status == 304)
                 #expect(again.body.isEmpty)
-                let other = try await fetch("\(app.baseURL)/characters?page=1", headers: [("If-None-Match", "\"nope\"")])
+                let other = try await fetch(
+                    "\(app.baseURL)/characters?page=1",
+                    headers: [("If-None-Match", "\"nope\"")]
+                )
                 #expect(other.status == 200)
                 let head = try await fetch("\(app.baseURL)/characters?page=1", method: .HEAD)
                 #expect(head.status == 200)
@@ -85,10 +92,14 @@ extension Integration {
                 #expect(!result.body.contains("12345"))
                 #expect(!result.body.contains("page_size=7"))
                 for name in [
-                    "http_request_latency_seconds_bucket", "page_cache_misses_total", "db_ok 1", "upstream_ok 1", "characters_stored",
-                    "ingest_runs_total", "ingest_duration_seconds", "ingest_last_success_timestamp_seconds", "db_query_duration_seconds",
-                    "http_requests_in_flight", "build_info{version=", "process_resident_memory_bytes", "process_open_fds",
-                    "process_cpu_seconds_total", "process_start_time_seconds", "upstream_circuit_state", "last_refresh_age_seconds",
+                    "http_request_latency_seconds_bucket", "page_cache_misses_total", "db_ok 1", "upstream_ok 1",
+                    "characters_stored",
+                    "ingest_runs_total", "ingest_duration_seconds", "ingest_last_success_timestamp_seconds",
+                    "db_query_duration_seconds",
+                    "http_requests_in_flight", "build_info{version=", "process_resident_memory_bytes",
+                    "process_open_fds",
+                    "process_cpu_seconds_total", "process_start_time_seconds", "upstream_circuit_state",
+                    "last_refresh_age_seconds",
                     "upstream_requests_total",
                 ] {
                     #expect(result.body.contains(name), "\(name) missing")

@@ -33,7 +33,9 @@ extension Integration {
                         }
                         #expect(ids == expected)
                         // Every page of the upstream was asked for once, in order.
-                        let pages = fake.store.requests(path: "/api/character").compactMap { $0.query["page"].flatMap(Int.init) }
+                        let pages = fake.store.requests(path: "/api/character").compactMap {
+                            $0.query["page"].flatMap(Int.init)
+                        }
                         #expect(pages == Array(1...42))
                     }
                 }
@@ -46,13 +48,16 @@ extension Integration {
                 var bodies: [Backend: [String]] = [:]
                 for backend in Backend.allCases {
                     try await backend.withDatabase { database, _ in
-                        try await Harness.withApp(try Harness.appConfig(database: database, upstream: upstream)) { app in
+                        try await Harness.withApp(try Harness.appConfig(database: database, upstream: upstream)) {
+                            app in
                             #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
                             var collected: [String] = []
                             for order in ["asc", "desc"] {
                                 for sort in ["name", "id"] {
                                     for page in 1...4 {
-                                        let result = try await fetch("\(app.baseURL)/characters?sort=\(sort)&order=\(order)&page=\(page)&page_size=13")
+                                        let result = try await fetch(
+                                            "\(app.baseURL)/characters?sort=\(sort)&order=\(order)&page=\(page)&page_size=13"
+                                        )
                                         collected.append(result.body)
                                     }
                                 }
@@ -65,7 +70,10 @@ extension Integration {
                 // The data really has ties and non-ASCII names, or the comparison proves little.
                 let kept = fake.dataset.characters.filter(\.passesAppFilter)
                 #expect(Set(kept.map(\.name)).count < kept.count, "no duplicate names among kept characters")
-                #expect(kept.contains { $0.name.utf8.contains { $0 >= 0x80 } }, "no non-ASCII names among kept characters")
+                #expect(
+                    kept.contains { $0.name.utf8.contains { $0 >= 0x80 } },
+                    "no non-ASCII names among kept characters"
+                )
             }
         }
 
@@ -77,8 +85,12 @@ extension Integration {
                         #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
                         let kept = fake.dataset.characters.filter(\.passesAppFilter)
                         for order in ["asc", "desc"] {
-                            let result = try await fetch("\(app.baseURL)/characters?sort=name&order=\(order)&page_size=100")
-                            let rows = (result.json["results"] as? [[String: Any]] ?? []).map { ($0["name"] as? String ?? "", $0["id"] as? Int ?? 0) }
+                            let result = try await fetch(
+                                "\(app.baseURL)/characters?sort=name&order=\(order)&page_size=100"
+                            )
+                            let rows = (result.json["results"] as? [[String: Any]] ?? []).map {
+                                ($0["name"] as? String ?? "", $0["id"] as? Int ?? 0)
+                            }
                             var expected = kept.map { ($0.name, $0.id) }.sorted { lhs, rhs in
                                 let left = Array(lhs.0.utf8)
                                 let right = Array(rhs.0.utf8)

@@ -1,7 +1,7 @@
 import FakeUpstreamKit
 import Foundation
-import Native
 import NIOPosix
+import Native
 import Testing
 
 @testable import App
@@ -11,8 +11,14 @@ extension Integration {
     struct RefreshTests {
         static func character(_ id: Int, name: String? = nil) -> StoredCharacter {
             StoredCharacter(
-                id: id, name: name ?? "Name \(id)", status: "Alive", species: "Human", origin: "Earth (C-137)",
-                image: "https://x/\(id).jpeg", url: nil)
+                id: id,
+                name: name ?? "Name \(id)",
+                status: "Alive",
+                species: "Human",
+                origin: "Earth (C-137)",
+                image: "https://x/\(id).jpeg",
+                url: nil
+            )
         }
 
         private func withStore<T>(_ database: String, _ body: (SQLCharacterStore) async throws -> T) async throws -> T {
@@ -35,19 +41,30 @@ extension Integration {
         func replaceSet(backend: Backend) async throws {
             try await backend.withDatabase { database, _ in
                 try await self.withStore(database) { store in
-                    let first = try await store.refresh(isDue: { _ in true }, fetch: { (1...10).map { Self.character($0) } }, now: { 1000 })
+                    let first = try await store.refresh(
+                        isDue: { _ in true },
+                        fetch: { (1...10).map { Self.character($0) } },
+                        now: { 1000 }
+                    )
                     #expect(first == .replaced(count: 10, generation: 1))
                     #expect(try await self.ids(store) == Array(1...10))
 
                     let second = try await store.refresh(
-                        isDue: { _ in true }, fetch: { (5...12).map { Self.character($0, name: "Renamed \($0)") } }, now: { 2000 })
+                        isDue: { _ in true },
+                        fetch: { (5...12).map { Self.character($0, name: "Renamed \($0)") } },
+                        now: { 2000 }
+                    )
                     #expect(second == .replaced(count: 8, generation: 2))
                     #expect(try await self.ids(store) == Array(5...12))
                     #expect(try await store.page(CharacterQuery()).rows.first?.name == "Renamed 5")
 
                     struct UpstreamBroke: Error {}
                     await #expect(throws: UpstreamBroke.self) {
-                        _ = try await store.refresh(isDue: { _ in true }, fetch: { throw UpstreamBroke() }, now: { 3000 })
+                        _ = try await store.refresh(
+                            isDue: { _ in true },
+                            fetch: { throw UpstreamBroke() },
+                            now: { 3000 }
+                        )
                     }
                     let state = try await store.state()
                     #expect(state == DataState(count: 8, generation: 2, lastRefresh: 2000))
@@ -64,10 +81,16 @@ extension Integration {
         func writeFailureRollsBack() async throws {
             try await Backend.postgres.withDatabase { database, _ in
                 try await self.withStore(database) { store in
-                    _ = try await store.refresh(isDue: { _ in true }, fetch: { (1...3).map { Self.character($0) } }, now: { 1000 })
+                    _ = try await store.refresh(
+                        isDue: { _ in true },
+                        fetch: { (1...3).map { Self.character($0) } },
+                        now: { 1000 }
+                    )
                     // 700 rows: the first INSERT batch (500) succeeds, the second holds a name longer
                     // than its column, so PostgreSQL fails the statement after rows were written.
-                    let rows = (1...700).map { Self.character($0, name: $0 == 650 ? String(repeating: "x", count: 300) : nil) }
+                    let rows = (1...700).map {
+                        Self.character($0, name: $0 == 650 ? String(repeating: "x", count: 300) : nil)
+                    }
                     await #expect(throws: DatabaseError.self) {
                         _ = try await store.refresh(isDue: { _ in true }, fetch: { rows }, now: { 2000 })
                     }
@@ -77,7 +100,10 @@ extension Integration {
             }
         }
 
-        @Test("while one refresh holds the lock, another skips instead of waiting or failing", arguments: Backend.allCases)
+        @Test(
+            "while one refresh holds the lock, another skips instead of waiting or failing",
+            arguments: Backend.allCases
+        )
         func lockSkips(backend: Backend) async throws {
             try await backend.withDatabase { database, _ in
                 try await self.withStore(database) { store in
@@ -91,10 +117,16 @@ extension Integration {
                                     insideContinuation.yield()
                                     for await _ in release { break }
                                     return [Self.character(1)]
-                                }, now: { 1000 })
+                                },
+                                now: { 1000 }
+                            )
                         }
                         for await _ in inside { break }
-                        let second = try await store.refresh(isDue: { _ in true }, fetch: { [Self.character(2)] }, now: { 1001 })
+                        let second = try await store.refresh(
+                            isDue: { _ in true },
+                            fetch: { [Self.character(2)] },
+                            now: { 1001 }
+                        )
                         #expect(second == .skippedLocked)
                         releaseContinuation.yield()
                         #expect(try await group.next() == .replaced(count: 1, generation: 1))
@@ -123,7 +155,9 @@ extension Integration {
                             #expect(first.metric(success) + second.metric(success) == 1)
                             #expect(first.metric(#"ingest_runs_total{result="failure"}"#) == 0)
                             #expect(second.metric(#"ingest_runs_total{result="failure"}"#) == 0)
-                            let pages = fake.store.requests(path: "/api/character").compactMap { $0.query["page"].flatMap(Int.init) }
+                            let pages = fake.store.requests(path: "/api/character").compactMap {
+                                $0.query["page"].flatMap(Int.init)
+                            }
                             #expect(pages.sorted() == Array(1...42), "every page fetched exactly once")
                         }
                     }
@@ -136,11 +170,19 @@ extension Integration {
             try await backend.withDatabase { database, _ in
                 try await Harness.withFakeUpstream(characters: 200) { upstream, fake in
                     let config = try Harness.appConfig(
-                        database: database, upstream: upstream, ["REFRESH_INTERVAL": "0.3", "MAX_RETRIES": "2", "PAGE_CACHE_MAX": "0"])
+                        database: database,
+                        upstream: upstream,
+                        ["REFRESH_INTERVAL": "0.3", "MAX_RETRIES": "2", "PAGE_CACHE_MAX": "0"]
+                    )
                     try await Harness.withApp(config) { app in
                         #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
                         // From now on page 3 of 10 always fails: every refresh dies after pages 1 and 2.
-                        try fake.store.add(Behavior(match: .init(path: "/api/character", query: ["page": "3"]), action: .init(status: 500)))
+                        try fake.store.add(
+                            Behavior(
+                                match: .init(path: "/api/character", query: ["page": "3"]),
+                                action: .init(status: 500)
+                            )
+                        )
                         let before = app.metric(#"ingest_runs_total{result="success"}"#)
                         let baseline = try await fetch("\(app.baseURL)/characters?page_size=100")
                         #expect(await eventually { app.metric(#"ingest_runs_total{result="failure"}"#) >= 2 })

@@ -17,13 +17,17 @@ struct CharacterQueryTests {
     @Test(
         "accepted values",
         arguments: [
-            ("sort=name&order=desc&page=3&page_size=100", CharacterQuery(sort: .name, order: .desc, page: 3, pageSize: 100)),
+            (
+                "sort=name&order=desc&page=3&page_size=100",
+                CharacterQuery(sort: .name, order: .desc, page: 3, pageSize: 100)
+            ),
             ("page=0001&page_size=01", CharacterQuery(page: 1, pageSize: 1)),
             ("page=1000000", CharacterQuery(page: 1_000_000)),
             ("page=2&page=5", CharacterQuery(page: 5)),
             ("unknown=x&sort=id", CharacterQuery()),
             ("page=%32", CharacterQuery(page: 2)),
-        ])
+        ]
+    )
     func accepted(query: String, expected: CharacterQuery) throws {
         #expect(try self.parse(query) == expected)
     }
@@ -31,13 +35,15 @@ struct CharacterQueryTests {
     @Test(
         "rejected values name the parameter",
         arguments: [
-            ("sort=Name", "sort"), ("sort=", "sort"), ("sort=created", "sort"), ("order=ASC", "order"), ("order=up", "order"),
+            ("sort=Name", "sort"), ("sort=", "sort"), ("sort=created", "sort"), ("order=ASC", "order"),
+            ("order=up", "order"),
             ("page=0", "page"), ("page=-1", "page"), ("page=+1", "page"), ("page=%201", "page"), ("page=1.0", "page"),
             ("page=1_0", "page"), ("page=0x10", "page"), ("page=%EF%BC%91", "page"), ("page=1000001", "page"),
             ("page=99999999999999999999999999", "page"), ("page=", "page"), ("page=1e3", "page"),
             ("page_size=0", "page_size"), ("page_size=101", "page_size"), ("page_size=abc", "page_size"),
             ("page=1&page=x", "page"),
-        ])
+        ]
+    )
     func rejected(query: String, parameter: String) {
         do {
             _ = try self.parse(query)
@@ -53,7 +59,15 @@ struct CharacterQueryTests {
 struct CharacterPageTests {
     private func page(_ page: Int, size: Int, total: Int, rows: Int = 0) -> CharacterPage {
         let results = (0..<rows).map {
-            StoredCharacter(id: $0 + 1, name: "N\($0)", status: "Alive", species: "Human", origin: "Earth (C-137)", image: nil, url: nil)
+            StoredCharacter(
+                id: $0 + 1,
+                name: "N\($0)",
+                status: "Alive",
+                species: "Human",
+                origin: "Earth (C-137)",
+                image: nil,
+                url: nil
+            )
         }
         return CharacterPage(query: CharacterQuery(page: page, pageSize: size), totalCount: total, results: results)
     }
@@ -70,7 +84,8 @@ struct CharacterPageTests {
             (1, 100, 100, 1, false, false, false),
             (1, 1, 1, 1, false, false, false),
             (1_000_000, 100, 86, 1, true, false, true),
-        ])
+        ]
+    )
     func arithmetic(input: (Int, Int, Int, Int, Bool, Bool, Bool)) {
         let (number, size, total, pages, prev, next, outOfRange) = input
         let page = self.page(number, size: size, total: total)
@@ -121,7 +136,8 @@ struct CharacterFilterTests {
             ("Human", "Dead", "Earth (C-137)", false),
             ("Human", "unknown", "Earth (C-137)", false),
             ("Alien", "Alive", "Earth (C-137)", false),
-        ])
+        ]
+    )
     func rule(species: String, status: String, origin: String, kept: Bool) {
         #expect(CharacterFilter.keeps(species: species, status: status, originName: origin) == kept)
     }

@@ -42,7 +42,8 @@ struct ConfigTests {
             ("sqlite:///var/lib/rm.sqlite", .sqliteFile(path: "/var/lib/rm.sqlite")),
             ("sqlite:data/rm.sqlite", .sqliteFile(path: "data/rm.sqlite")),
             ("sqlite::memory:", .sqliteMemory),
-        ])
+        ]
+    )
     func databaseURL(value: String, expected: DatabaseLocation) throws {
         #expect(try AppConfig.load(environment: ["DATABASE_URL": value]).database == expected)
     }
@@ -53,9 +54,11 @@ struct ConfigTests {
             ("PORT", "abc"), ("PORT", "70000"), ("PORT", "-1"), ("PORT", "+80"), ("DB_POOL_SIZE", "0"),
             ("DB_POOL_SIZE", "1_0"), ("REQUEST_TIMEOUT", "ten"), ("REQUEST_TIMEOUT", "-1"), ("REQUEST_TIMEOUT", "1e3"),
             ("REFRESH_INTERVAL", "nan"), ("REFRESH_INTERVAL", "inf"), ("REFRESH_WORKER_ENABLED", "maybe"),
-            ("LOG_LEVEL", "loud"), ("LOG_FORMAT", "xml"), ("DATABASE_URL", "mysql://h/db"), ("UPSTREAM_BASE_URL", "ftp://x"),
+            ("LOG_LEVEL", "loud"), ("LOG_FORMAT", "xml"), ("DATABASE_URL", "mysql://h/db"),
+            ("UPSTREAM_BASE_URL", "ftp://x"),
             ("MAX_RETRIES", "0"), ("PAGE_CACHE_TTL", "1.2.3"), ("RATE_LIMIT_RPS", "-5"),
-        ])
+        ]
+    )
     func invalid(variable: String, value: String) {
         #expect(throws: ConfigError.self) { try AppConfig.load(environment: [variable: value]) }
         do {
@@ -88,7 +91,10 @@ struct ConfigTests {
     func redaction() {
         #expect(DatabaseLocation.redact("postgres://rm:s3cret@db:5432/rm") == "postgres://rm:***@db:5432/rm")
         #expect(DatabaseLocation.redact("host=db password=s3cret dbname=rm") == "host=db password=*** dbname=rm")
-        #expect(DatabaseLocation.redact("postgres://db/rm?password=s3cret&sslmode=off") == "postgres://db/rm?password=***&sslmode=off")
+        #expect(
+            DatabaseLocation.redact("postgres://db/rm?password=s3cret&sslmode=off")
+                == "postgres://db/rm?password=***&sslmode=off"
+        )
         do {
             _ = try AppConfig.load(environment: ["DATABASE_URL": "mysql://rm:s3cret@db/rm"])
             Issue.record("expected an error")
@@ -101,7 +107,8 @@ struct ConfigTests {
     func helpListsEverything() {
         let names = Set(AppConfig.variables.map(\.name))
         for name in [
-            "DATABASE_URL", "DB_POOL_SIZE", "DB_CONNECT_TIMEOUT", "DB_QUERY_TIMEOUT", "UPSTREAM_BASE_URL", "REQUEST_TIMEOUT",
+            "DATABASE_URL", "DB_POOL_SIZE", "DB_CONNECT_TIMEOUT", "DB_QUERY_TIMEOUT", "UPSTREAM_BASE_URL",
+            "REQUEST_TIMEOUT",
             "MAX_RETRIES", "MAX_RETRY_AFTER", "REFRESH_WORKER_ENABLED", "REFRESH_INTERVAL", "REFRESH_TTL",
             "UPSTREAM_PROBE_INTERVAL", "PAGE_CACHE_TTL", "PAGE_CACHE_MAX", "RETRY_AFTER_SECONDS", "RATE_LIMIT_RPS",
             "RATE_LIMIT_BURST", "HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_GRACE",

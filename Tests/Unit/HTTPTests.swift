@@ -10,7 +10,7 @@ import Testing
 @Suite("Problem responses")
 struct ProblemTests {
     let renderer = ProblemRenderer(retryAfterSeconds: 7)
-    let logger = Logger(label: "test")
+    let logger = quietLogger
 
     private func body(_ response: Response) async throws -> String {
         try await ResponseCollector.text(response.body)
@@ -20,7 +20,9 @@ struct ProblemTests {
     func validation() async throws {
         let response = self.renderer.response(
             for: QueryValidationError(parameter: "page", detail: "page must be a decimal integer from 1 to 1000000"),
-            path: "/characters", logger: self.logger)
+            path: "/characters",
+            logger: self.logger
+        )
         #expect(response.status.code == 422)
         #expect(response.headers[.contentType] == "application/problem+json")
         #expect(
@@ -29,10 +31,14 @@ struct ProblemTests {
         )
     }
 
-    @Test("every transient database failure is a 503 with Retry-After", arguments: [
-        DatabaseError.Kind.connectFailed, .connectionLost, .timedOut, .busy, .readOnly, .tooManyConnections, .serverShutdown,
-        .poolExhausted, .serialization,
-    ])
+    @Test(
+        "every transient database failure is a 503 with Retry-After",
+        arguments: [
+            DatabaseError.Kind.connectFailed, .connectionLost, .timedOut, .busy, .readOnly, .tooManyConnections,
+            .serverShutdown,
+            .poolExhausted, .serialization,
+        ]
+    )
     func unavailable(kind: DatabaseError.Kind) async throws {
         let error = DatabaseError(kind: kind, message: "password=secret host=db SELECT * FROM characters")
         let response = self.renderer.response(for: error, path: "/characters", logger: self.logger)
@@ -45,7 +51,10 @@ struct ProblemTests {
     @Test("anything else is a generic 500 that leaks nothing")
     func generic() async throws {
         let response = self.renderer.response(
-            for: DatabaseError(kind: .other, message: "syntax error at SELECT"), path: "/characters", logger: self.logger)
+            for: DatabaseError(kind: .other, message: "syntax error at SELECT"),
+            path: "/characters",
+            logger: self.logger
+        )
         #expect(response.status == .internalServerError)
         let body = try await self.body(response)
         #expect(!body.contains("SELECT"))
@@ -53,10 +62,18 @@ struct ProblemTests {
 
     @Test("405 carries Allow: GET, HEAD; 429 carries Retry-After and RateLimit headers")
     func headers() {
-        let notAllowed = self.renderer.response(for: HTTPFailure.methodNotAllowed, path: "/healthz", logger: self.logger)
+        let notAllowed = self.renderer.response(
+            for: HTTPFailure.methodNotAllowed,
+            path: "/healthz",
+            logger: self.logger
+        )
         #expect(notAllowed.status == .methodNotAllowed)
         #expect(notAllowed.headers[.allow] == "GET, HEAD")
-        let limited = self.renderer.response(for: HTTPFailure.rateLimited(retryAfter: 2, limit: 10), path: "/characters", logger: self.logger)
+        let limited = self.renderer.response(
+            for: HTTPFailure.rateLimited(retryAfter: 2, limit: 10),
+            path: "/characters",
+            logger: self.logger
+        )
         #expect(limited.status == .tooManyRequests)
         #expect(limited.headers[.retryAfter] == "2")
         #expect(limited.headers[HTTPField.Name("RateLimit-Limit")!] == "10")
@@ -82,7 +99,8 @@ struct RequestIdentityTests {
         #expect(valid?.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
         #expect(valid?.spanID == "00f067aa0ba902b7")
         for bad in [
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "garbage",
         ] {
             #expect(RequestIdentity.traceContext(from: [RequestIdentity.traceparentHeader: bad]) == nil)
@@ -127,23 +145,40 @@ struct HealthReportTests {
         database.ok = dbOK
         database.state = DataState(count: 3, generation: 2, lastRefresh: lastRefresh)
         return HealthReport(
-            database: database, refresh: .init(), backend: "sqlite", upstreamOK: upstreamOK, circuit: "closed", refreshTTL: 600,
-            workerEnabled: true, now: now)
+            database: database,
+            refresh: .init(),
+            backend: "sqlite",
+            upstreamOK: upstreamOK,
+            circuit: "closed",
+            refreshTTL: 600,
+            workerEnabled: true,
+            now: now
+        )
     }
 
     @Test("ok, degraded and down")
     func status() {
         #expect(self.report(dbOK: true, upstreamOK: true, lastRefresh: 900).status == .ok)
         #expect(self.report(dbOK: true, upstreamOK: false, lastRefresh: 900).status == .degraded)
-        #expect(self.report(dbOK: true, upstreamOK: true, lastRefresh: 100).status == .degraded, "older than REFRESH_TTL")
+        #expect(
+            self.report(dbOK: true, upstreamOK: true, lastRefresh: 100).status == .degraded,
+            "older than REFRESH_TTL"
+        )
         #expect(self.report(dbOK: true, upstreamOK: true, lastRefresh: nil).status == .degraded, "never refreshed")
         #expect(self.report(dbOK: false, upstreamOK: true, lastRefresh: 900).status == .down)
     }
 
     @Test("keys in the contract's order")
     func keys() {
-        let text = String(decoding: self.report(dbOK: true, upstreamOK: true, lastRefresh: 900).encoded(), as: UTF8.self)
-        #expect(text.hasPrefix(#"{"status":"ok","upstream_ok":true,"db_ok":true,"character_count":3,"last_refresh_age":100.0,"checks":{"db":"#))
+        let text = String(
+            decoding: self.report(dbOK: true, upstreamOK: true, lastRefresh: 900).encoded(),
+            as: UTF8.self
+        )
+        #expect(
+            text.hasPrefix(
+                #"{"status":"ok","upstream_ok":true,"db_ok":true,"character_count":3,"last_refresh_age":100.0,"checks":{"db":"#
+            )
+        )
         #expect(text.contains(#""upstream":{"ok":true,"circuit":"closed"}"#))
         #expect(text.contains(#""refresh":{"#))
     }

@@ -114,7 +114,12 @@ struct PageCacheTests {
             // Wait until the leader is inside its load, then pile on followers.
             for await _ in started.stream { break }
             for _ in 0..<20 {
-                group.addTask { try await cache.load(self.query) { calls.increment(); return Self.page(0) }.page }
+                group.addTask {
+                    try await cache.load(self.query) {
+                        calls.increment()
+                        return Self.page(0)
+                    }.page
+                }
             }
             // Followers must register before the leader finishes; give each a chance to run.
             let deadline = ContinuousClock.now + .seconds(10)

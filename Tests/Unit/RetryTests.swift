@@ -27,7 +27,12 @@ struct RetryAfterTests {
         #expect(RetryAfter.parse("Sun, 06 Nov 1994 08:49:37 GMT", now: self.epoch + 100) == .zero)
     }
 
-    @Test("garbage is ignored", arguments: ["", "soon", "-5", "1.5", "+3", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "0x10"])
+    @Test(
+        "garbage is ignored",
+        arguments: [
+            "", "soon", "-5", "1.5", "+3", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "0x10",
+        ]
+    )
     func garbage(value: String) {
         #expect(RetryAfter.parse(value, now: 0) == nil)
     }
@@ -46,7 +51,11 @@ struct RetryPolicyTests {
     @Test("backoff ceilings double from 0.5 s to 8 s")
     func ceilings() {
         let ceilings = (1...7).map { self.policy.backoffCeiling(after: $0) }
-        #expect(ceilings == [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(8), .seconds(8)])
+        #expect(
+            ceilings == [
+                .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(8), .seconds(8),
+            ]
+        )
     }
 
     @Test("full jitter spans zero to the ceiling")
@@ -59,8 +68,14 @@ struct RetryPolicyTests {
 
     @Test("Retry-After wins over backoff, capped at MAX_RETRY_AFTER")
     func retryAfter() {
-        #expect(self.policy.delay(after: 1, error: .upstreamStatus(429, retryAfter: .seconds(7)), jitter: { 0 }) == .seconds(7))
-        #expect(self.policy.delay(after: 1, error: .upstreamStatus(503, retryAfter: .seconds(3600)), jitter: { 0 }) == .seconds(60))
+        #expect(
+            self.policy.delay(after: 1, error: .upstreamStatus(429, retryAfter: .seconds(7)), jitter: { 0 })
+                == .seconds(7)
+        )
+        #expect(
+            self.policy.delay(after: 1, error: .upstreamStatus(503, retryAfter: .seconds(3600)), jitter: { 0 })
+                == .seconds(60)
+        )
     }
 
     @Test("no retry after the last attempt, on other 4xx or on bad JSON")

@@ -13,9 +13,14 @@ struct UpstreamGatewayTests {
         metrics: AppMetrics = AppMetrics()
     ) -> UpstreamGateway<TestClock> {
         UpstreamGateway(
-            client: upstream, policy: RetryPolicy(maxAttempts: attempts, maxRetryAfter: .seconds(60)),
-            breaker: CircuitBreaker(threshold: threshold, cooldown: .seconds(30)), clock: clock, metrics: metrics,
-            logger: Logger(label: "test"), jitter: { 1 })
+            client: upstream,
+            policy: RetryPolicy(maxAttempts: attempts, maxRetryAfter: .seconds(60)),
+            breaker: CircuitBreaker(threshold: threshold, cooldown: .seconds(30)),
+            clock: clock,
+            metrics: metrics,
+            logger: quietLogger,
+            jitter: { 1 }
+        )
     }
 
     @Test("backs off 0.5, 1, 2, 4 s between five attempts and does not sleep after the last")
@@ -33,7 +38,8 @@ struct UpstreamGatewayTests {
     func retryAfter() async throws {
         let clock = TestClock()
         let upstream = ScriptedUpstream([
-            .respond(status: 429, retryAfter: "7"), .respond(status: 503, retryAfter: "9999"), .respond(status: 200, body: "ok"),
+            .respond(status: 429, retryAfter: "7"), .respond(status: 503, retryAfter: "9999"),
+            .respond(status: 200, body: "ok"),
         ])
         let body = try await self.gateway(upstream, clock: clock).fetch("http://u/x")
         #expect(body == Array("ok".utf8))
@@ -81,7 +87,13 @@ struct UpstreamGatewayTests {
 
 @Suite("Ingest walks pages and applies the rules")
 struct IngestorTests {
-    static func character(_ id: Int, species: String = "Human", status: String = "Alive", origin: String = "Earth (C-137)", name: String? = nil) -> String {
+    static func character(
+        _ id: Int,
+        species: String = "Human",
+        status: String = "Alive",
+        origin: String = "Earth (C-137)",
+        name: String? = nil
+    ) -> String {
         let name = name ?? "Character \(id)"
         return """
             {"id":\(id),"name":"\(name)","status":"\(status)","species":"\(species)","type":"","gender":"Male",
@@ -93,28 +105,44 @@ struct IngestorTests {
     static func page(_ characters: [String], pages: Int, next: Bool) -> ScriptedUpstream.Step {
         .respond(
             status: 200,
-            body: #"{"info":{"count":99,"pages":\#(pages),"next":\#(next ? "\"http://u/next\"" : "null"),"prev":null},"results":["#
-                + characters.joined(separator: ",") + "]}")
+            body:
+                #"{"info":{"count":99,"pages":\#(pages),"next":\#(next ? "\"http://u/next\"" : "null"),"prev":null},"results":["#
+                + characters.joined(separator: ",") + "]}"
+        )
     }
 
     private func ingestor(_ upstream: ScriptedUpstream) -> Ingestor<TestClock> {
         let gateway = UpstreamGateway(
-            client: upstream, policy: RetryPolicy(maxAttempts: 1), breaker: CircuitBreaker(threshold: 100, cooldown: .seconds(1)),
-            clock: TestClock(), metrics: AppMetrics(), logger: Logger(label: "test"), jitter: { 0 })
-        return Ingestor(gateway: gateway, baseURL: "http://u/api", logger: Logger(label: "test"))
+            client: upstream,
+            policy: RetryPolicy(maxAttempts: 1),
+            breaker: CircuitBreaker(threshold: 100, cooldown: .seconds(1)),
+            clock: TestClock(),
+            metrics: AppMetrics(),
+            logger: quietLogger,
+            jitter: { 0 }
+        )
+        return Ingestor(gateway: gateway, baseURL: "http://u/api", logger: quietLogger)
     }
 
     @Test("walks every page in order, keeping only Human, Alive, Earth (…) characters")
     func walk() async throws {
         let upstream = ScriptedUpstream([
             Self.page([Self.character(1), Self.character(2, species: "Alien")], pages: 3, next: true),
-            Self.page([Self.character(3, status: "Dead"), Self.character(4, origin: "Earthworm Moon")], pages: 3, next: true),
+            Self.page(
+                [Self.character(3, status: "Dead"), Self.character(4, origin: "Earthworm Moon")],
+                pages: 3,
+                next: true
+            ),
             Self.page([Self.character(5, origin: "Earth (Replacement Dimension)")], pages: 3, next: false),
         ])
         let kept = try await self.ingestor(upstream).fetchAll()
         #expect(kept.map(\.id) == [1, 5])
         #expect(kept[1].origin == "Earth (Replacement Dimension)")
-        #expect(upstream.requests == ["http://u/api/character?page=1", "http://u/api/character?page=2", "http://u/api/character?page=3"])
+        #expect(
+            upstream.requests == [
+                "http://u/api/character?page=1", "http://u/api/character?page=2", "http://u/api/character?page=3",
+            ]
+        )
     }
 
     @Test("stops at info.pages even when next keeps pointing on")
@@ -131,15 +159,24 @@ struct IngestorTests {
         #expect(upstream.requests.count == 1)
     }
 
-    @Test("a malformed page fails the run", arguments: ["not json", #"{"info":{}}"#, #"{"info":{"count":1,"pages":1,"next":null,"prev":null},"results":[{"id":"x"}]}"#])
+    @Test(
+        "a malformed page fails the run",
+        arguments: [
+            "not json", #"{"info":{}}"#,
+            #"{"info":{"count":1,"pages":1,"next":null,"prev":null},"results":[{"id":"x"}]}"#,
+        ]
+    )
     func malformed(body: String) async {
         let upstream = ScriptedUpstream([.respond(status: 200, body: body)])
         await #expect(throws: IngestError.self) { try await self.ingestor(upstream).fetchAll() }
     }
 
-    @Test("a kept record that breaks a rule fails the run", arguments: [
-        character(0), character(-3), character(7, name: ""), character(8, name: String(repeating: "x", count: 201)),
-    ])
+    @Test(
+        "a kept record that breaks a rule fails the run",
+        arguments: [
+            character(0), character(-3), character(7, name: ""), character(8, name: String(repeating: "x", count: 201)),
+        ]
+    )
     func invalidRecord(record: String) async {
         let upstream = ScriptedUpstream([Self.page([record], pages: 1, next: false)])
         await #expect(throws: IngestError.self) { try await self.ingestor(upstream).fetchAll() }

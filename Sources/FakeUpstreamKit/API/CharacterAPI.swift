@@ -20,7 +20,11 @@ public struct CharacterAPI: Sendable {
         case "/api":
             return .json(
                 200,
-                Array(#"{"characters":"\#(baseURL)/character","locations":"\#(baseURL)/location","episodes":"\#(baseURL)/episode"}"#.utf8))
+                Array(
+                    #"{"characters":"\#(baseURL)/character","locations":"\#(baseURL)/location","episodes":"\#(baseURL)/episode"}"#
+                        .utf8
+                )
+            )
         case "/api/character":
             return self.list(query: query, baseURL: baseURL)
         default:
@@ -98,7 +102,9 @@ public struct CharacterAPI: Sendable {
         var list = Substring(text)
         let bracketed = list.hasPrefix("[") && list.hasSuffix("]") && list.count >= 2
         if bracketed { list = list.dropFirst().dropLast() }
-        let parts = list.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = list.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         if parts.count == 1 && !bracketed {
             guard let id = Int(parts[0]), let position = self.dataset.position(of: id) else {
                 return .error(404, "Character not found")

@@ -65,7 +65,8 @@ struct AdminAPI: Sendable {
         default:
             if method == .delete, path.hasPrefix("/__admin/behaviors/") {
                 let id = String(path.dropFirst("/__admin/behaviors/".count))
-                return self.store.remove(id: id) ? Response(status: .noContent) : Self.problem(404, "No behaviour has id \(id).", path: path)
+                return self.store.remove(id: id)
+                    ? Response(status: .noContent) : Self.problem(404, "No behaviour has id \(id).", path: path)
             }
             return Self.problem(404, "No admin route \(method.rawValue) \(path).", path: path)
         }

@@ -11,7 +11,13 @@ public struct Behavior: Codable, Sendable, Equatable {
     /// Chance (0…1) that a matching request is affected; nil = always. Decided by the seeded generator.
     public var probability: Double?
 
-    public init(id: String? = nil, match: RequestMatcher = .init(), action: FaultAction, times: Int? = nil, probability: Double? = nil) {
+    public init(
+        id: String? = nil,
+        match: RequestMatcher = .init(),
+        action: FaultAction,
+        times: Int? = nil,
+        probability: Double? = nil
+    ) {
         self.id = id
         self.match = match
         self.action = action
@@ -52,7 +58,13 @@ public struct RequestMatcher: Codable, Sendable, Equatable {
     /// Request headers that must have these values (names case-insensitive).
     public var headers: [String: String]?
 
-    public init(method: String? = nil, path: String? = nil, pathPrefix: String? = nil, query: [String: String]? = nil, headers: [String: String]? = nil) {
+    public init(
+        method: String? = nil,
+        path: String? = nil,
+        pathPrefix: String? = nil,
+        query: [String: String]? = nil,
+        headers: [String: String]? = nil
+    ) {
         self.method = method
         self.path = path
         self.pathPrefix = pathPrefix
@@ -74,7 +86,9 @@ public struct RequestMatcher: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case method, path, pathPrefix = "path_prefix", query, headers
+        case method, path
+        case pathPrefix = "path_prefix"
+        case query, headers
     }
 }
 
@@ -94,7 +108,13 @@ public struct FaultAction: Codable, Sendable, Equatable {
         case wrongContentType = "wrong_content_type"
     }
 
-    public init(delayMs: Double? = nil, status: Int? = nil, headers: [String: String]? = nil, body: String? = nil, corrupt: Corruption? = nil) {
+    public init(
+        delayMs: Double? = nil,
+        status: Int? = nil,
+        headers: [String: String]? = nil,
+        body: String? = nil,
+        corrupt: Corruption? = nil
+    ) {
         self.delayMs = delayMs
         self.status = status
         self.headers = headers
@@ -105,11 +125,14 @@ public struct FaultAction: Codable, Sendable, Equatable {
     var problem: String? {
         if let status, !(100...599).contains(status) { return "status must be between 100 and 599" }
         if let delayMs, !(0...600_000).contains(delayMs) { return "delay_ms must be between 0 and 600000" }
-        if self.status == nil && self.delayMs == nil && self.corrupt == nil { return "action must set status, delay_ms or corrupt" }
+        if self.status == nil && self.delayMs == nil && self.corrupt == nil {
+            return "action must set status, delay_ms or corrupt"
+        }
         return nil
     }
 
     enum CodingKeys: String, CodingKey {
-        case delayMs = "delay_ms", status, headers, body, corrupt
+        case delayMs = "delay_ms"
+        case status, headers, body, corrupt
     }
 }

@@ -82,9 +82,18 @@ public final class BehaviorStore: Sendable {
             for item in request.query { query[item.name] = item.value }
             state.journal.append(
                 JournalEntry(
-                    sequence: state.sequence, time: time, method: request.method, path: request.path, query: query, status: status,
-                    behavior: behavior))
-            if state.journal.count > Self.journalLimit { state.journal.removeFirst(state.journal.count - Self.journalLimit) }
+                    sequence: state.sequence,
+                    time: time,
+                    method: request.method,
+                    path: request.path,
+                    query: query,
+                    status: status,
+                    behavior: behavior
+                )
+            )
+            if state.journal.count > Self.journalLimit {
+                state.journal.removeFirst(state.journal.count - Self.journalLimit)
+            }
         }
     }
 

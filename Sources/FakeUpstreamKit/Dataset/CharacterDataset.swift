@@ -49,19 +49,23 @@ extension CharacterDataset {
     }
 
     private static let firstNames = [
-        "Rick", "Morty", "Summer", "Beth", "Jerry", "Birdperson", "Squanchy", "Abradolf", "Annie", "Zoë", "Jürgen", "Ågot",
+        "Rick", "Morty", "Summer", "Beth", "Jerry", "Birdperson", "Squanchy", "Abradolf", "Annie", "Zoë", "Jürgen",
+        "Ågot",
         "Noël", "Çelik", "Łukasz", "Søren", "Éowyn", "Mr.", "Ants-in-my-Eyes", "Tammy", "Gene", "Pencilvester", "Ethan",
         "Jessica", "Brad", "Frank", "Nancy", "Davin", "Revolio", "Hemorrhage", "Amish", "Ábel", "Ōta", "Ñeco", "Dr.",
     ]
     private static let lastNames = [
-        "Sanchez", "Smith", "Johnson", "Lincler", "Poopybutthole", "Goldenfold", "Clockberg", "Müller", "Ødegård", "Quiñones",
+        "Sanchez", "Smith", "Johnson", "Lincler", "Poopybutthole", "Goldenfold", "Clockberg", "Müller", "Ødegård",
+        "Quiñones",
         "Żak", "Dubois", "Xenon Bloom", "Wong", "Chin", "Palicky", "Cyborg", "McBoopers", "Nakamura", "Ørsted", "Clark",
     ]
     private static let origins: [(name: String, weight: Int)] = [
         ("Earth (C-137)", 14), ("Earth (Replacement Dimension)", 14), ("Earth (Evil Rick's Target Dimension)", 3),
         ("Earth (Giant Telepathic Spiders Dimension)", 2), ("Earth (C-500A)", 3), ("Earth", 5), ("Earthworm Moon", 3),
-        ("earth (C-35)", 3), ("Earth(C-22)", 2), ("unknown", 14), ("Abadango", 3), ("Citadel of Ricks", 6), ("Gazorpazorp", 3),
-        ("Bird World", 2), ("Interdimensional Cable", 4), ("Post-Apocalyptic Earth", 3), ("Anatomy Park", 2), ("Purge Planet", 2),
+        ("earth (C-35)", 3), ("Earth(C-22)", 2), ("unknown", 14), ("Abadango", 3), ("Citadel of Ricks", 6),
+        ("Gazorpazorp", 3),
+        ("Bird World", 2), ("Interdimensional Cable", 4), ("Post-Apocalyptic Earth", 3), ("Anatomy Park", 2),
+        ("Purge Planet", 2),
     ]
     private static let species: [(String, Int)] = [
         ("Human", 48), ("Alien", 22), ("Humanoid", 6), ("Robot", 4), ("Animal", 4), ("Mythological Creature", 3),
@@ -69,7 +73,9 @@ extension CharacterDataset {
     ]
     private static let statuses: [(String, Int)] = [("Alive", 55), ("Dead", 30), ("unknown", 15)]
     private static let genders: [(String, Int)] = [("Male", 55), ("Female", 28), ("Genderless", 4), ("unknown", 13)]
-    private static let types = ["", "", "", "", "Parasite", "Cromulon", "Superhuman", "Fish-Person", "Robot-Crocodile hybrid"]
+    private static let types = [
+        "", "", "", "", "Parasite", "Cromulon", "Superhuman", "Fish-Person", "Robot-Crocodile hybrid",
+    ]
 
     private static func pick<T>(_ choices: [(T, Int)], _ random: inout SplitMix64) -> T {
         let total = choices.reduce(0) { $0 + $1.1 }
@@ -81,24 +87,43 @@ extension CharacterDataset {
         return choices[choices.count - 1].0
     }
 
-    private static func character(id: Int, random: inout SplitMix64, linkBase: String, earlier: [CharacterRecord]) -> CharacterRecord {
-        var name = "\(firstNames[Int(random.next() % UInt64(firstNames.count))]) \(lastNames[Int(random.next() % UInt64(lastNames.count))])"
+    private static func character(
+        id: Int,
+        random: inout SplitMix64,
+        linkBase: String,
+        earlier: [CharacterRecord]
+    ) -> CharacterRecord {
+        var name =
+            "\(firstNames[Int(random.next() % UInt64(firstNames.count))]) \(lastNames[Int(random.next() % UInt64(lastNames.count))])"
         if id % 17 == 0, !earlier.isEmpty {
             name = earlier[Int(random.next() % UInt64(earlier.count))].name  // deliberate duplicates: ties on sort=name
         }
         let origin = Self.pick(Self.origins.map { ($0.name, $0.weight) }, &random)
         let location = Self.pick(Self.origins.map { ($0.name, $0.weight) }, &random)
         func place(_ name: String) -> CharacterRecord.Place {
-            name == "unknown" ? .init(name: name, url: "") : .init(name: name, url: "\(linkBase)/location/\(abs(name.hashValueStable) % 126 + 1)")
+            name == "unknown"
+                ? .init(name: name, url: "")
+                : .init(name: name, url: "\(linkBase)/location/\(abs(name.hashValueStable) % 126 + 1)")
         }
         let episodes = (0..<Int(random.next() % 5 + 1)).map { _ in "\(linkBase)/episode/\(random.next() % 51 + 1)" }
         // Creation times a few minutes apart from the real API's first record, with milliseconds.
-        let created = Date(timeIntervalSince1970: 1_509_821_326.25 + Double(id) * 317.5 + Double(random.next() % 1000) / 1000)
+        let created = Date(
+            timeIntervalSince1970: 1_509_821_326.25 + Double(id) * 317.5 + Double(random.next() % 1000) / 1000
+        )
         return CharacterRecord(
-            id: id, name: name, status: Self.pick(Self.statuses, &random), species: Self.pick(Self.species, &random),
-            type: Self.types[Int(random.next() % UInt64(Self.types.count))], gender: Self.pick(Self.genders, &random),
-            origin: place(origin), location: place(location), image: "\(linkBase)/character/avatar/\(id).jpeg",
-            episode: episodes, url: "\(linkBase)/character/\(id)", created: Self.iso8601(created))
+            id: id,
+            name: name,
+            status: Self.pick(Self.statuses, &random),
+            species: Self.pick(Self.species, &random),
+            type: Self.types[Int(random.next() % UInt64(Self.types.count))],
+            gender: Self.pick(Self.genders, &random),
+            origin: place(origin),
+            location: place(location),
+            image: "\(linkBase)/character/avatar/\(id).jpeg",
+            episode: episodes,
+            url: "\(linkBase)/character/\(id)",
+            created: Self.iso8601(created)
+        )
     }
 
     static func iso8601(_ date: Date) -> String {

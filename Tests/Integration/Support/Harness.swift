@@ -16,16 +16,19 @@ enum Harness {
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     static let http = HTTPClient(
         eventLoopGroupProvider: .singleton,
-        configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(30))))
+        configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(30)))
+    )
 
     /// Runs `service` until `body` finishes; `body` receives the port the service reported.
     static func run<T>(
-        _ makeService: (@escaping @Sendable (Int) async -> Void) -> [any Service],
-        _ body: (Int) async throws -> T
+        services makeService: (@escaping @Sendable (Int) async -> Void) -> [any Service],
+        body: (Int) async throws -> T
     ) async throws -> T {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let services = makeService { port in continuation.yield(port) }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: Self.quiet))
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [], logger: Self.quiet)
+        )
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
@@ -52,17 +55,22 @@ enum Harness {
         var configuration = FakeUpstreamConfiguration()
         configuration.port = 0
         configuration.seed = seed
-        let server = try FakeUpstreamServer(dataset: .generate(count: characters, seed: seed), configuration: configuration)
-        return try await Self.run({ [server.service(logger: Self.quiet, onServerRunning: $0)] }) { port in
-            try await body("http://127.0.0.1:\(port)/api", server)
-        }
+        let server = try FakeUpstreamServer(
+            dataset: .generate(count: characters, seed: seed),
+            configuration: configuration
+        )
+        return try await Self.run(
+            services: { [server.service(logger: Self.quiet, onServerRunning: $0)] },
+            body: { port in try await body("http://127.0.0.1:\(port)/api", server) }
+        )
     }
 
     /// Test-friendly App settings: port 0, fast probes, short timeouts.
     static func appConfig(database: String, upstream: String, _ overrides: [String: String] = [:]) throws -> AppConfig {
         var environment = [
             "DATABASE_URL": database, "UPSTREAM_BASE_URL": upstream, "HOST": "127.0.0.1", "PORT": "0",
-            "DB_PROBE_INTERVAL": "0.2", "UPSTREAM_PROBE_INTERVAL": "0.5", "DB_CONNECT_TIMEOUT": "2", "DB_QUERY_TIMEOUT": "5",
+            "DB_PROBE_INTERVAL": "0.2", "UPSTREAM_PROBE_INTERVAL": "0.5", "DB_CONNECT_TIMEOUT": "2",
+            "DB_QUERY_TIMEOUT": "5",
             "REQUEST_TIMEOUT": "5", "SHUTDOWN_DRAIN_DELAY": "0", "LOG_LEVEL": "critical",
         ]
         environment.merge(overrides) { $1 }
@@ -75,11 +83,12 @@ enum Harness {
         threadPool.start()
         defer { threadPool.shutdownGracefully { _ in } }
         let dependencies = try AppDependencies.live(config: config, threadPool: threadPool, logger: Self.quiet)
-        return try await Self.run({ onRunning in
-            buildApplication(config: config, dependencies: dependencies, onServerRunning: onRunning).services
-        }) { port in
-            try await body(RunningApp(baseURL: "http://127.0.0.1:\(port)", metrics: dependencies.metrics))
-        }
+        return try await Self.run(
+            services: { buildApplication(config: config, dependencies: dependencies, onServerRunning: $0).services },
+            body: { port in
+                try await body(RunningApp(baseURL: "http://127.0.0.1:\(port)", metrics: dependencies.metrics))
+            }
+        )
     }
 }
 

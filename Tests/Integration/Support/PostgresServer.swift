@@ -23,13 +23,17 @@ final class PostgresServer: @unchecked Sendable {
     }
 
     private init() throws {
-        guard let bin = Self.findBinaries() else { throw HarnessError("no PostgreSQL server binaries under /usr/lib/postgresql") }
+        guard let bin = Self.findBinaries() else {
+            throw HarnessError("no PostgreSQL server binaries under /usr/lib/postgresql")
+        }
         self.binaries = bin
         self.port = try freePort()
         self.directory = NSTemporaryDirectory() + "rm-pg-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         if getuid() == 0 {
-            guard let user = getpwnam("postgres") else { throw HarnessError("running as root but there is no postgres user") }
+            guard let user = getpwnam("postgres") else {
+                throw HarnessError("running as root but there is no postgres user")
+            }
             chown(self.directory, user.pointee.pw_uid, user.pointee.pw_gid)
         }
     }
@@ -42,18 +46,28 @@ final class PostgresServer: @unchecked Sendable {
     }
 
     private func initialize() throws {
-        try self.run("initdb", ["-D", self.directory, "-U", "rm", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"])
+        try self.run(
+            "initdb",
+            ["-D", self.directory, "-U", "rm", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]
+        )
     }
 
     /// Starts (or restarts) the server on the same port and waits until it accepts connections.
     func startServer() throws {
-        let options = "-p \(self.port) -k \(self.directory) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=60"
-        try self.run("pg_ctl", ["-D", self.directory, "-l", "\(self.directory)/server.log", "-o", options, "-w", "-t", "60", "start"])
+        let options =
+            "-p \(self.port) -k \(self.directory) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=60"
+        try self.run(
+            "pg_ctl",
+            ["-D", self.directory, "-l", "\(self.directory)/server.log", "-o", options, "-w", "-t", "60", "start"]
+        )
     }
 
     /// Stops the server; `immediate` is a crash-like stop that drops every connection at once.
     func stopServer(immediate: Bool = false) throws {
-        try self.run("pg_ctl", ["-D", self.directory, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"])
+        try self.run(
+            "pg_ctl",
+            ["-D", self.directory, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"]
+        )
     }
 
     /// Stops the server and removes the cluster.

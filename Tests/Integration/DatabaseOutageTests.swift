@@ -1,0 +1,152 @@
+import AsyncHTTPClient
+import FakeUpstreamKit
+import Foundation
+import NIOHTTP1
+import Native
+import Testing
+
+@testable import App
+
+extension Integration {
+    @Suite("PostgreSQL outages: 503 with Retry-After, cached pages, health, recovery")
+    struct DatabaseOutageTests {
+        @Test(
+            "a stopped database gives 503 + Retry-After (never 500), cached pages stay 200, health goes down and recovers"
+        )
+        func outage() async throws {
+            try await withPostgres { server in
+                let database = try server.createDatabase()
+                try await Harness.withFakeUpstream(characters: 200) { upstream, _ in
+                    let config = try Harness.appConfig(
+                        database: database,
+                        upstream: upstream,
+                        ["RETRY_AFTER_SECONDS": "7"]
+                    )
+                    try await Harness.withApp(config) { app in
+                        #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
+                        #expect(
+                            await eventually {
+                                (try? await fetch("\(app.baseURL)/healthcheck").json["status"] as? String) == "ok"
+                            }
+                        )
+                        let cached = try await fetch("\(app.baseURL)/characters?page=1")
+                        #expect(cached.status == 200)
+
+                        try server.stopServer(immediate: true)
+
+                        let stillCached = try await fetch("\(app.baseURL)/characters?page=1")
+                        #expect(stillCached.status == 200)
+                        #expect(stillCached.body == cached.body)
+                        for query in ["page=2", "page=3&page_size=7", "sort=name", "order=desc"] {
+                            let result = try await fetch("\(app.baseURL)/characters?\(query)")
+                            #expect(result.status == 503, "\(query)")
+                            #expect(result.headers.first(name: "Retry-After") == "7")
+                            #expect(result.headers.first(name: "Content-Type") == "application/problem+json")
+                            #expect(!result.body.contains("postgres://") && !result.body.contains("SELECT"))
+                        }
+                        #expect(await eventually { (try? await fetch("\(app.baseURL)/readyz").status) == 503 })
+                        let ready = try await fetch("\(app.baseURL)/ready")
+                        #expect(ready.status == 503 && ready.headers.first(name: "Retry-After") == "7")
+                        let health = try await fetch("\(app.baseURL)/healthcheck")
+                        #expect(health.status == 503)
+                        #expect(health.json["status"] as? String == "down")
+                        #expect(health.json["db_ok"] as? Bool == false)
+                        #expect(app.metric("db_ok") == 0)
+                        #expect(
+                            try await fetch("\(app.baseURL)/healthz").status == 200,
+                            "liveness never touches the database"
+                        )
+
+                        try server.startServer()
+
+                        #expect(await eventually { (try? await fetch("\(app.baseURL)/readyz").status) == 200 })
+                        #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
+                        #expect(try await fetch("\(app.baseURL)/healthcheck").json["status"] as? String == "ok")
+                        #expect(app.metric("db_ok") == 1)
+                        #expect(app.metric(#"http_requests_total{path="/characters",method="GET",status="500"}"#) == 0)
+                    }
+                }
+            }
+        }
+
+        @Test("a connection killed mid-request gives 503 + Retry-After, and the next request after recovery gives 200")
+        func killedConnection() async throws {
+            try await withPostgres { server in
+                let database = try server.createDatabase()
+                try await Harness.withFakeUpstream(characters: 200) { upstream, _ in
+                    let config = try Harness.appConfig(database: database, upstream: upstream, ["PAGE_CACHE_MAX": "0"])
+                    try await Harness.withApp(config) { app in
+                        #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
+                        let blocker = try PostgresConnection(conninfo: database, connectTimeout: 5, queryTimeout: 30)
+                        try blocker.execute("BEGIN; LOCK TABLE characters IN ACCESS EXCLUSIVE MODE")
+                        async let blocked = fetch("\(app.baseURL)/characters?page=2")
+                        let waiting = await eventually {
+                            let rows = try? server.query(
+                                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
+                                url: database
+                            )
+                            return rows?.first?.first?.int ?? 0 > 0
+                        }
+                        #expect(waiting, "the request never blocked on the lock")
+                        _ = try server.query(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
+                            url: database
+                        )
+                        let result = try await blocked
+                        #expect(result.status == 503)
+                        #expect(result.headers.first(name: "Retry-After") == "5")
+                        try blocker.execute("COMMIT")
+                        #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
+                    }
+                }
+            }
+        }
+
+        @Test("SIGTERM: readiness turns 503 at once, a slow in-flight request finishes, the process exits 0")
+        func gracefulShutdown() async throws {
+            try await withPostgres { server in
+                let database = try server.createDatabase()
+                try await Harness.withFakeUpstream(characters: 100) { upstream, _ in
+                    let app = try AppProcess(environment: [
+                        "DATABASE_URL": database, "UPSTREAM_BASE_URL": upstream, "PAGE_CACHE_MAX": "0",
+                        "DB_PROBE_INTERVAL": "0.2",
+                        "SHUTDOWN_DRAIN_DELAY": "3", "SHUTDOWN_GRACE": "20", "DB_QUERY_TIMEOUT": "30",
+                        "LOG_LEVEL": "info",
+                    ])
+                    defer { app.cleanUp() }
+                    #expect(
+                        await eventually {
+                            (try? await fetch("\(app.baseURL)/healthcheck").json["character_count"] as? Int) ?? 0 > 0
+                        }
+                    )
+
+                    let blocker = try PostgresConnection(conninfo: database, connectTimeout: 5, queryTimeout: 30)
+                    try blocker.execute("BEGIN; LOCK TABLE characters IN ACCESS EXCLUSIVE MODE")
+                    async let slow = fetch("\(app.baseURL)/characters?page=2")
+                    #expect(
+                        await eventually {
+                            let rows = try? server.query(
+                                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
+                                url: database
+                            )
+                            return rows?.first?.first?.int ?? 0 > 0
+                        }
+                    )
+
+                    app.signal(SIGTERM)
+                    #expect(
+                        await eventually(timeout: .seconds(2)) {
+                            (try? await fetch("\(app.baseURL)/readyz").status) == 503
+                        }
+                    )
+                    try blocker.execute("COMMIT")
+                    let finished = try await slow
+                    #expect(finished.status == 200)
+                    #expect(finished.json["page"] as? Int == 2)
+                    let code = await app.waitForExit(timeout: .seconds(30))
+                    #expect(code == 0, "exit code \(String(describing: code)); log:\n\(app.log)")
+                }
+            }
+        }
+    }
+}
