@@ -11,10 +11,12 @@ for header in /usr/include/postgresql/libpq-fe.h /usr/include/sqlite3.h; do
 done
 [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/aarch64-linux-gnu/curl/curl.h ] || missing+=("curl/curl.h")
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=("PostgreSQL server binaries (initdb)")
-command -v promtool >/dev/null 2>&1 || missing+=("promtool")
+command -v promtool >/dev/null 2>&1 || missing+=("promtool (apt: prometheus)")
+python3 -c 'import openapi_spec_validator' 2>/dev/null || missing+=("openapi-spec-validator (pip)")
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "test.sh: missing: ${missing[*]}" >&2
     echo "test.sh: install them with: sudo apt-get install -y libpq-dev libsqlite3-dev libcurl4-openssl-dev postgresql prometheus" >&2
+    echo "test.sh: and: python3 -m pip install openapi-spec-validator" >&2
     exit 1
 fi
 

@@ -53,7 +53,7 @@ struct AppCommand: AsyncParsableCommand {
                 "db.url": "\(config.database.redacted)", "upstream.base_url": "\(config.upstreamBaseURL)",
             ]
         )
-        let dependencies = try AppDependencies.live(config: config, threadPool: threadPool, logger: logger)
+        let dependencies = AppDependencies.live(config: config, threadPool: threadPool, logger: logger)
         let app = buildApplication(config: config, dependencies: dependencies)
         do {
             try await app.serviceGroup().run()

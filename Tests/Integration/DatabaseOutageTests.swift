@@ -150,3 +150,107 @@ extension Integration {
         }
     }
 }
+
+extension Integration {
+    @Suite("Every kind of database unavailability is a 503 on both backends")
+    struct UnavailabilityKindsTests {
+        /// Blocks the App's reads on PostgreSQL with a table lock held by another connection.
+        private func withLockedTable(_ database: String, _ body: () async throws -> Void) async throws {
+            let blocker = try PostgresConnection(conninfo: database, connectTimeout: 5, queryTimeout: 30)
+            try blocker.execute("BEGIN; LOCK TABLE characters IN ACCESS EXCLUSIVE MODE")
+            try await body()
+            try blocker.execute("COMMIT")
+        }
+
+        @Test("a query that exceeds DB_QUERY_TIMEOUT is a 503 with Retry-After, and the pool recovers")
+        func queryTimeout() async throws {
+            try await withPostgres { server in
+                let database = try server.createDatabase()
+                try await Harness.withFakeUpstream(characters: 100) { upstream, _ in
+                    let config = try Harness.appConfig(
+                        database: database,
+                        upstream: upstream,
+                        ["PAGE_CACHE_MAX": "0", "DB_QUERY_TIMEOUT": "0.5"]
+                    )
+                    try await Harness.withApp(config) { app in
+                        #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
+                        try await self.withLockedTable(database) {
+                            let result = try await fetch("\(app.baseURL)/characters?page=2")
+                            #expect(result.status == 503)
+                            #expect(result.headers.first(name: "Retry-After") == "5")
+                        }
+                        #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
+                        #expect(app.metric(#"db_errors_total{kind="timeout"}"#) >= 1)
+                    }
+                }
+            }
+        }
+
+        @Test("an exhausted pool is a 503 with Retry-After after DB_CONNECT_TIMEOUT, not a hang")
+        func poolExhausted() async throws {
+            try await withPostgres { server in
+                let database = try server.createDatabase()
+                try await Harness.withFakeUpstream(characters: 100) { upstream, _ in
+                    let config = try Harness.appConfig(
+                        database: database,
+                        upstream: upstream,
+                        [
+                            "PAGE_CACHE_MAX": "0", "DB_POOL_SIZE": "1", "DB_CONNECT_TIMEOUT": "0.5",
+                            "DB_QUERY_TIMEOUT": "20",
+                        ]
+                    )
+                    try await Harness.withApp(config) { app in
+                        #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
+                        try await self.withLockedTable(database) {
+                            // The first request takes the only connection and waits on the lock.
+                            async let holder = fetch("\(app.baseURL)/characters?page=3")
+                            let blocked = await eventually {
+                                let rows = try? server.query(
+                                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
+                                    url: database
+                                )
+                                return rows?.first?.first?.int ?? 0 > 0
+                            }
+                            #expect(blocked)
+                            let result = try await fetch("\(app.baseURL)/characters?page=2")
+                            #expect(result.status == 503)
+                            #expect(result.headers.first(name: "Retry-After") == "5")
+                            #expect(app.metric(#"db_errors_total{kind="pool_exhausted"}"#) >= 1)
+                            _ = try? await holder
+                        }
+                        #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
+                    }
+                }
+            }
+        }
+
+        @Test(
+            "an SQLite file that cannot be opened: 503 with Retry-After, not ready, health down; recovers without restart"
+        )
+        func sqliteUnavailable() async throws {
+            let folder = NSTemporaryDirectory() + "rm-sqlite-\(UUID().uuidString.prefix(8))"
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            // The database's folder is a plain file, so opening fails (ENOTDIR) whoever runs it.
+            _ = FileManager.default.createFile(atPath: folder, contents: Data("not a folder".utf8))
+            try await Harness.withFakeUpstream(characters: 100) { upstream, _ in
+                let config = try Harness.appConfig(database: "sqlite:\(folder)/rm.sqlite", upstream: upstream)
+                try await Harness.withApp(config) { app in
+                    let result = try await fetch("\(app.baseURL)/characters")
+                    #expect(result.status == 503)
+                    #expect(result.headers.first(name: "Retry-After") == "5")
+                    #expect(try await fetch("\(app.baseURL)/readyz").status == 503)
+                    let health = try await fetch("\(app.baseURL)/healthcheck")
+                    #expect(health.status == 503 && health.json["status"] as? String == "down")
+
+                    try FileManager.default.removeItem(atPath: folder)
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+
+                    #expect(await eventually { (try? await fetch("\(app.baseURL)/readyz").status) == 200 })
+                    #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
+                    #expect(try await fetch("\(app.baseURL)/characters").status == 200)
+                    #expect(app.metric(#"http_requests_total{path="/characters",method="GET",status="500"}"#) == 0)
+                }
+            }
+        }
+    }
+}

@@ -109,6 +109,19 @@ extension Integration {
             }
         }
 
+        @Test("/openapi.json as served passes openapi-spec-validator")
+        func openAPI() async throws {
+            try await self.withIngestedApp { app in
+                let document = try await fetch("\(app.baseURL)/openapi.json")
+                #expect(document.status == 200)
+                let path = NSTemporaryDirectory() + "rm-openapi-\(UUID().uuidString.prefix(8)).json"
+                try document.body.write(toFile: path, atomically: true, encoding: .utf8)
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                let (status, output) = try runCommand(["/usr/bin/env", "python3", "-m", "openapi_spec_validator", path])
+                #expect(status == 0, "openapi-spec-validator: \(output)")
+            }
+        }
+
         @Test("per-client rate limit answers 429 with Retry-After and RateLimit headers; probes are exempt")
         func rateLimit() async throws {
             try await self.withIngestedApp(["RATE_LIMIT_RPS": "1", "RATE_LIMIT_BURST": "3"]) { app in

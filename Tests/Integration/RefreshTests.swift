@@ -26,7 +26,7 @@ extension Integration {
             threadPool.start()
             defer { threadPool.shutdownGracefully { _ in } }
             let config = try AppConfig.load(environment: ["DATABASE_URL": database])
-            let store = try SQLCharacterStore.make(config: config, threadPool: threadPool)
+            let store = SQLCharacterStore.make(config: config, threadPool: threadPool)
             try await store.migrate()
             let result = try await body(store)
             await store.close()

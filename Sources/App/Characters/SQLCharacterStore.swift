@@ -18,7 +18,7 @@ final class SQLCharacterStore: CharacterStore {
     }
 
     /// Builds the store `location` names, with a pool of `config.dbPoolSize` connections.
-    static func make(config: AppConfig, threadPool: NIOThreadPool) throws -> SQLCharacterStore {
+    static func make(config: AppConfig, threadPool: NIOThreadPool) -> SQLCharacterStore {
         let queryTimeout = config.dbQueryTimeout.seconds
         let connectTimeout = config.dbConnectTimeout.seconds
         switch config.database {
@@ -32,10 +32,6 @@ final class SQLCharacterStore: CharacterStore {
             }
             return SQLCharacterStore(dialect: .postgres, pool: pool)
         case .sqliteFile(let path):
-            let folder = (path as NSString).deletingLastPathComponent
-            if !folder.isEmpty {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            }
             return SQLCharacterStore(
                 dialect: .sqlite,
                 pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool)
@@ -53,13 +49,21 @@ final class SQLCharacterStore: CharacterStore {
 
     private static func sqlitePool(path: String, config: AppConfig, threadPool: NIOThreadPool) -> ConnectionPool {
         let busyTimeout = config.dbQueryTimeout.seconds
+        let folder = (path as NSString).deletingLastPathComponent
         return ConnectionPool(
             capacity: config.dbPoolSize,
             acquireTimeout: config.dbConnectTimeout,
             threadPool: threadPool
         ) {
+            // Created on each attempt rather than once at startup, so a folder that cannot be made
+            // now is retried by the migration loop instead of failing the start.
+            if !folder.isEmpty {
+                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
             let connection = try SQLiteConnection(path: path, busyTimeout: busyTimeout)
-            try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            // WAL lets readers run beside the refresh's write transaction; a small page cache
+            // per connection keeps memory flat (the data set is small).
+            try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512;")
             return connection
         }
     }

@@ -15,7 +15,14 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
     let problems: ProblemRenderer
     let rateLimiter: RateLimiter<C>?
 
-    private static var knownMethods: Set<String> { ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] }
+    /// The method as a metric label: the standard ones by name, anything else `other`, so a
+    /// client cannot grow the label set.
+    private static func methodLabel(_ method: HTTPRequest.Method) -> String {
+        switch method {
+        case .get, .head, .post, .put, .delete, .patch, .options: return method.rawValue
+        default: return "other"
+        }
+    }
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
@@ -25,35 +32,44 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
         let path = request.uri.path
         let route = Route(rawValue: path)
         let requestID = RequestIdentity.requestID(from: request.headers)
-        var logger = context.logger
-        logger[metadataKey: "request_id"] = .string(requestID)
-        if let trace = RequestIdentity.traceContext(from: request.headers) {
-            logger[metadataKey: "trace_id"] = .string(trace.traceID)
-            logger[metadataKey: "parent_span_id"] = .string(trace.spanID)
-        }
 
         var response: Response
         do {
             response = try await self.dispatch(route, request: request, context: context)
         } catch {
+            let logger = Self.requestLogger(context.logger, requestID: requestID, headers: request.headers)
             response = self.problems.response(for: error, path: path, logger: logger)
         }
         response.headers[RequestIdentity.requestIDHeader] = requestID
         if request.method == .head { response = response.createHeadResponse() }
 
         let seconds = (ContinuousClock.now - started).seconds
-        let method = Self.knownMethods.contains(request.method.rawValue) ? request.method.rawValue : "other"
+        let method = Self.methodLabel(request.method)
         let label = route?.rawValue ?? Route.unmatchedLabel
         self.metrics.recordRequest(path: label, method: method, status: response.status.code, seconds: seconds)
-        logger.info(
-            "request",
-            metadata: [
-                "http.method": .string(method), "http.route": .string(label),
-                "http.status": .stringConvertible(response.status.code),
-                "http.duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1000),
-            ]
-        )
+        // The access line is info: skip building its logger and metadata when that level is off.
+        if context.logger.logLevel <= .info {
+            Self.requestLogger(context.logger, requestID: requestID, headers: request.headers).info(
+                "request",
+                metadata: [
+                    "http.method": .string(method), "http.route": .string(label),
+                    "http.status": .stringConvertible(response.status.code),
+                    "http.duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1000),
+                ]
+            )
+        }
         return response
+    }
+
+    /// The request's logger: request id and, when the client sent a valid `traceparent`, its trace.
+    private static func requestLogger(_ base: Logger, requestID: String, headers: HTTPFields) -> Logger {
+        var logger = base
+        logger[metadataKey: "request_id"] = .string(requestID)
+        if let trace = RequestIdentity.traceContext(from: headers) {
+            logger[metadataKey: "trace_id"] = .string(trace.traceID)
+            logger[metadataKey: "parent_span_id"] = .string(trace.spanID)
+        }
+        return logger
     }
 
     private func dispatch(_ route: Route?, request: Request, context: Context) async throws -> Response {

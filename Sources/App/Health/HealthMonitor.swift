@@ -73,6 +73,14 @@ final class HealthMonitor: Sendable {
         }
     }
 
+    /// A refresh by this instance replaced the stored set: the new state is known without asking
+    /// the database again.
+    func recordReplaced(count: Int, generation: Int64, at time: Double) {
+        self.state.withLock { state in
+            state.database.state = DataState(count: count, generation: generation, lastRefresh: time)
+        }
+    }
+
     func recordRefresh(result: String, at time: Double, error: String?) {
         self.state.withLock { state in
             state.refresh.lastResult = result

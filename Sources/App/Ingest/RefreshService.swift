@@ -54,7 +54,9 @@ struct RefreshService<C: Clock>: Service where C.Duration == Duration {
                 self.metrics.ingestLastSuccess.set(to: wallClock())
                 self.metrics.charactersStored.set(to: Double(count))
                 self.metrics.lastRefreshAge.set(to: 0)
-                self.monitor.recordRefresh(result: "success", at: wallClock(), error: nil)
+                let now = wallClock()
+                self.monitor.recordReplaced(count: count, generation: generation, at: now)
+                self.monitor.recordRefresh(result: "success", at: now, error: nil)
                 self.logger.info(
                     "refresh stored characters",
                     metadata: [

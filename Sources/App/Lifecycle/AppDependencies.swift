@@ -13,9 +13,9 @@ struct AppDependencies: Sendable {
     var wallClock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
 
     /// The real database and libcurl client; blocking calls go to `threadPool`.
-    static func live(config: AppConfig, threadPool: NIOThreadPool, logger: Logger) throws -> AppDependencies {
+    static func live(config: AppConfig, threadPool: NIOThreadPool, logger: Logger) -> AppDependencies {
         AppDependencies(
-            store: try SQLCharacterStore.make(config: config, threadPool: threadPool),
+            store: SQLCharacterStore.make(config: config, threadPool: threadPool),
             upstream: CurlUpstreamClient(timeout: config.requestTimeout, threadPool: threadPool),
             metrics: AppMetrics(),
             logger: logger

@@ -28,13 +28,7 @@ final class AppMetrics: Sendable {
         let status: Int
     }
 
-    private struct RouteKey: Hashable {
-        let path: String
-        let method: String
-    }
-
-    private let requestCounters = Mutex<[RequestKey: Counter]>([:])
-    private let latencyHistograms = Mutex<[RouteKey: ValueHistogram]>([:])
+    private let requestSeries = Mutex<[RequestKey: (Counter, ValueHistogram)]>([:])
     private let labelled = Mutex<[String: Counter]>([:])
     private let histograms = Mutex<[String: ValueHistogram]>([:])
 
@@ -83,10 +77,11 @@ final class AppMetrics: Sendable {
     // MARK: - HTTP
 
     /// Counts one finished request and records its latency under the route template `path`.
+    /// One lock and one lookup per request: the counter and the histogram are cached together.
     func recordRequest(path: String, method: String, status: Int, seconds: Double) {
-        let counter = self.requestCounters.withLock { counters in
-            let key = RequestKey(path: path, method: method, status: status)
-            if let counter = counters[key] { return counter }
+        let key = RequestKey(path: path, method: method, status: status)
+        let series = self.requestSeries.withLock { series in
+            if let found = series[key] { return found }
             let counter = self.registry.makeCounter(
                 descriptor: Self.descriptor(
                     "http_requests_total",
@@ -94,13 +89,6 @@ final class AppMetrics: Sendable {
                 ),
                 labels: [("path", path), ("method", method), ("status", String(status))]
             )
-            counters[key] = counter
-            return counter
-        }
-        counter.increment()
-        let histogram = self.latencyHistograms.withLock { histograms in
-            let key = RouteKey(path: path, method: method)
-            if let histogram = histograms[key] { return histogram }
             let histogram = self.registry.makeValueHistogram(
                 descriptor: Self.descriptor(
                     "http_request_latency_seconds",
@@ -109,10 +97,11 @@ final class AppMetrics: Sendable {
                 labels: [("path", path), ("method", method)],
                 buckets: Self.latencyBuckets
             )
-            histograms[key] = histogram
-            return histogram
+            series[key] = (counter, histogram)
+            return (counter, histogram)
         }
-        histogram.record(seconds)
+        series.0.increment()
+        series.1.record(seconds)
     }
 
     // MARK: - Labelled counters and histograms

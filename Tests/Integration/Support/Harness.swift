@@ -82,7 +82,7 @@ enum Harness {
         let threadPool = NIOThreadPool(numberOfThreads: config.dbPoolSize + 2)
         threadPool.start()
         defer { threadPool.shutdownGracefully { _ in } }
-        let dependencies = try AppDependencies.live(config: config, threadPool: threadPool, logger: Self.quiet)
+        let dependencies = AppDependencies.live(config: config, threadPool: threadPool, logger: Self.quiet)
         return try await Self.run(
             services: { buildApplication(config: config, dependencies: dependencies, onServerRunning: $0).services },
             body: { port in
