@@ -182,7 +182,7 @@ run_wrk "nginx same bytes (a miss page)" "$worker_pid" "http://127.0.0.1:$nginx_
 
 say "App on SQLite, LOG_LEVEL=info (access log on, to a file)"
 start_app sqlite-info "sqlite:$work/rm.sqlite" info 256
-run_wrk "app cache hit (sqlite, log=info)" "$app_pid" "$hit_url"
+run_wrk "app cache hit (sqlite, log=info)" "$app_pid" "http://127.0.0.1:$app_port/characters?page=1&page_size=20"
 stop_app
 
 say "App on SQLite, page cache off: cache-miss mix"

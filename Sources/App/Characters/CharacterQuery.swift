@@ -17,21 +17,33 @@ struct CharacterQuery: Hashable, Sendable {
     /// Validates query items; the last occurrence of a name wins and unknown names are ignored.
     static func parse(_ items: [(name: Substring, value: Substring)]) throws(QueryValidationError) -> CharacterQuery {
         var query = CharacterQuery()
-        var values: [Substring: Substring] = [:]
-        for item in items { values[item.name] = item.value }
-        if let text = values["sort"] {
+        // The last occurrence of each name wins; only that one is validated.
+        var sort: Substring?
+        var order: Substring?
+        var page: Substring?
+        var pageSize: Substring?
+        for item in items {
+            switch item.name {
+            case "sort": sort = item.value
+            case "order": order = item.value
+            case "page": page = item.value
+            case "page_size": pageSize = item.value
+            default: continue
+            }
+        }
+        if let text = sort {
             guard let sort = Sort(rawValue: String(text)) else {
                 throw QueryValidationError(parameter: "sort", detail: "sort must be one of: id, name")
             }
             query.sort = sort
         }
-        if let text = values["order"] {
+        if let text = order {
             guard let order = Order(rawValue: String(text)) else {
                 throw QueryValidationError(parameter: "order", detail: "order must be one of: asc, desc")
             }
             query.order = order
         }
-        if let text = values["page"] {
+        if let text = page {
             guard let page = StrictInteger.parse(text), (1...maxPage).contains(page) else {
                 throw QueryValidationError(
                     parameter: "page",
@@ -40,7 +52,7 @@ struct CharacterQuery: Hashable, Sendable {
             }
             query.page = page
         }
-        if let text = values["page_size"] {
+        if let text = pageSize {
             guard let size = StrictInteger.parse(text), (1...maxPageSize).contains(size) else {
                 throw QueryValidationError(
                     parameter: "page_size",

@@ -14,11 +14,10 @@ struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
 
     func respond(to request: Request) async throws -> Response {
         let query = try CharacterQuery.parse(QueryString.items(request.uri.query))
-        let path = Route.characters.rawValue
         if self.cache.isEnabled {
             switch self.cache.lookup(query) {
             case .fresh(let page, let remaining):
-                self.metrics.cacheHit(path: path)
+                self.metrics.charactersCacheHits.increment()
                 return Self.response(page, maxAge: Int(remaining.seconds), request: request)
             case .stale(let stale):
                 self.metrics.cacheMisses.increment()
@@ -26,7 +25,7 @@ struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
                     return try await self.loadAndRespond(query, request: request)
                 } catch let error as DatabaseError where error.isTransient {
                     // The database cannot answer; a page of the current generation is still right.
-                    self.metrics.cacheHit(path: path)
+                    self.metrics.charactersCacheHits.increment()
                     return Self.response(stale, maxAge: 0, request: request)
                 }
             case .miss:
@@ -59,7 +58,7 @@ struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
         }
         let (page, stored) = try await self.cache.load(query, loader)
         if stored {
-            self.metrics.cachePut(path: Route.characters.rawValue)
+            self.metrics.charactersCachePuts.increment()
             self.metrics.cacheEntries.set(to: Double(self.cache.count))
         }
         return Self.response(page, maxAge: Int(self.cache.ttl.seconds), request: request)

@@ -20,6 +20,9 @@ final class AppMetrics: Sendable {
     let cacheMisses: Counter
     let ingestDuration: ValueHistogram
     let ingestLastSuccess: Gauge
+    /// Cache hits and puts on `/characters`, the only cached route, resolved once (hot path).
+    let charactersCacheHits: Counter
+    let charactersCachePuts: Counter
     let process: ProcessMetrics
 
     private struct RequestKey: Hashable {
@@ -66,6 +69,14 @@ final class AppMetrics: Sendable {
             descriptor: Self.descriptor("build_info", "Build information; the value is always 1."),
             labels: [("version", Self.version)]
         ).set(to: 1)
+        self.charactersCacheHits = registry.makeCounter(
+            descriptor: Self.descriptor("page_cache_hits_total", "Pages served from the page cache."),
+            labels: [("path", Route.characters.rawValue)]
+        )
+        self.charactersCachePuts = registry.makeCounter(
+            descriptor: Self.descriptor("page_cache_puts_total", "Pages stored in the page cache."),
+            labels: [("path", Route.characters.rawValue)]
+        )
         self.process = ProcessMetrics(registry: registry)
         self.lastRefreshAge.set(to: -1)
     }
@@ -117,12 +128,6 @@ final class AppMetrics: Sendable {
         }
     }
 
-    func cacheHit(path: String) {
-        self.counter("page_cache_hits_total", "Pages served from the page cache.", [("path", path)]).increment()
-    }
-    func cachePut(path: String) {
-        self.counter("page_cache_puts_total", "Pages stored in the page cache.", [("path", path)]).increment()
-    }
     func cacheError(cache: String, op: String) {
         self.counter(
             "cache_errors_total",
