@@ -4,6 +4,10 @@ import Logging
 import NIOPosix
 import ServiceLifecycle
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `rickmorty-api`: reads the configuration, builds the service and runs it until SIGTERM/SIGINT.
 @main
 struct AppCommand: AsyncParsableCommand {

@@ -14,6 +14,10 @@ import Darwin
 public final class PostgresConnection: DatabaseConnection {
     private let handle: OpaquePointer
     private let queryTimeout: Double
+    /// Server-side prepared statements by SQL text, so repeated queries skip parsing and planning.
+    private var prepared: [String: String] = [:]
+    /// Statements beyond this many run unprepared (one-off SQL, such as odd-sized INSERT batches).
+    private static let maxPrepared = 32
     public private(set) var isBroken = false
 
     /// Connects with a URL (`postgres://…`) or a keyword string (`host=… dbname=…`).
@@ -75,8 +79,14 @@ public final class PostgresConnection: DatabaseConnection {
         let sent: Int32
         if useParameters {
             let texts: [String?] = parameters.map { $0.text }
-            sent = Self.withOptionalCStrings(texts) { values in
-                PQsendQueryParams(self.handle, sql, Int32(texts.count), nil, values, nil, nil, 0)
+            if let name = try self.preparedName(for: sql, parameterCount: texts.count, deadline: deadline) {
+                sent = Self.withOptionalCStrings(texts) { values in
+                    PQsendQueryPrepared(self.handle, name, Int32(texts.count), values, nil, nil, 0)
+                }
+            } else {
+                sent = Self.withOptionalCStrings(texts) { values in
+                    PQsendQueryParams(self.handle, sql, Int32(texts.count), nil, values, nil, nil, 0)
+                }
             }
         } else {
             sent = PQsendQuery(self.handle, sql)
@@ -84,6 +94,21 @@ public final class PostgresConnection: DatabaseConnection {
         guard sent == 1 else { throw self.connectionError() }
         try self.flush(until: deadline)
         return try self.collectResults(until: deadline)
+    }
+
+    /// The name of a prepared statement for `sql`, preparing it on first use; nil once the
+    /// cache is full.
+    private func preparedName(for sql: String, parameterCount: Int, deadline: Double) throws -> String? {
+        if let name = self.prepared[sql] { return name }
+        guard self.prepared.count < Self.maxPrepared else { return nil }
+        let name = "rm_\(self.prepared.count + 1)"
+        guard PQsendPrepare(self.handle, name, sql, Int32(parameterCount), nil) == 1 else {
+            throw self.connectionError()
+        }
+        try self.flush(until: deadline)
+        _ = try self.collectResults(until: deadline)
+        self.prepared[sql] = name
+        return name
     }
 
     private func flush(until deadline: Double) throws {

@@ -7,11 +7,13 @@ final class SQLCharacterStore: CharacterStore {
     let dialect: SQLDialect
     private let pool: ConnectionPool
     private let temporaryFiles: [String]
+    private let pageSQL: [String]
 
     /// Rows per multi-row INSERT: 8 parameters each keeps a batch far below both backends' limits.
     static let insertBatch = 500
 
     init(dialect: SQLDialect, pool: ConnectionPool, temporaryFiles: [String] = []) {
+        self.pageSQL = Self.pageQueries(dialect)
         self.dialect = dialect
         self.pool = pool
         self.temporaryFiles = temporaryFiles
@@ -96,18 +98,11 @@ final class SQLCharacterStore: CharacterStore {
     // MARK: - Reads
 
     func page(_ query: CharacterQuery) async throws -> PageSnapshot {
-        let dialect = self.dialect
-        // One statement, so one snapshot on both backends: the count and generation ride along
-        // on every row, and a LEFT JOIN keeps them when the page itself is empty.
-        let sql = """
-            SELECT m.total, m.generation, c.id, c.name, c.status, c.species, c.origin, c.image, c.url
-            FROM (SELECT (SELECT count(*) FROM characters) AS total,
-                         (SELECT generation FROM refresh_state WHERE id = 1) AS generation) AS m
-            LEFT JOIN (SELECT id, name, status, species, origin, image, url FROM characters
-                       ORDER BY \(dialect.orderBy(query)) LIMIT \(dialect.parameter(1)) OFFSET \(dialect.parameter(2))) AS c
-            ON true
-            ORDER BY \(dialect.orderBy(query, table: "c"))
-            """
+        // One statement, so one snapshot on both backends. The count and generation come from the
+        // refresh bookkeeping row; the page's ids come from the (name, id) or primary-key index
+        // alone (no table reads for the rows OFFSET skips), then only those rows are fetched.
+        // LEFT JOINs keep the bookkeeping row when the page is empty.
+        let sql = self.pageSQL[Self.pageSQLIndex(query)]
         let parameters: [DatabaseValue] = [.int(Int64(query.pageSize)), .int(Int64(query.offset))]
         let rows = try await self.pool.withConnection { try $0.query(sql, parameters) }
         guard let first = rows.first else { return PageSnapshot(totalCount: 0, generation: 0, rows: []) }
@@ -126,13 +121,35 @@ final class SQLCharacterStore: CharacterStore {
         return PageSnapshot(totalCount: Int(first[0].int ?? 0), generation: first[1].int ?? 0, rows: characters)
     }
 
+    private static func pageSQLIndex(_ query: CharacterQuery) -> Int {
+        (query.sort == .id ? 0 : 2) + (query.order == .asc ? 0 : 1)
+    }
+
+    /// The page query for each (sort, order), built once.
+    private static func pageQueries(_ dialect: SQLDialect) -> [String] {
+        [(CharacterQuery.Sort.id, CharacterQuery.Order.asc), (.id, .desc), (.name, .asc), (.name, .desc)].map {
+            sort,
+            order in
+            let query = CharacterQuery(sort: sort, order: order)
+            return """
+                SELECT m.row_count, m.generation, c.id, c.name, c.status, c.species, c.origin, c.image, c.url
+                FROM refresh_state AS m
+                LEFT JOIN (SELECT id FROM characters ORDER BY \(dialect.orderBy(query))
+                           LIMIT \(dialect.parameter(1)) OFFSET \(dialect.parameter(2))) AS p ON true
+                LEFT JOIN characters AS c ON c.id = p.id
+                WHERE m.id = 1
+                ORDER BY \(dialect.orderBy(query, table: "c"))
+                """
+        }
+    }
+
     func state() async throws -> DataState {
         try await self.pool.withConnection { try Self.readState($0) }
     }
 
     private static func readState(_ connection: any DatabaseConnection) throws -> DataState {
         let rows = try connection.query(
-            "SELECT (SELECT count(*) FROM characters), generation, last_refresh_at FROM refresh_state WHERE id = 1",
+            "SELECT row_count, generation, last_refresh_at FROM refresh_state WHERE id = 1",
             []
         )
         guard let row = rows.first else { return DataState(count: 0, generation: 0, lastRefresh: nil) }
@@ -236,7 +253,10 @@ final class SQLCharacterStore: CharacterStore {
             [.int(generation)]
         )
         _ = try connection.query(
-            "UPDATE refresh_state SET generation = \(dialect.parameter(1)), last_refresh_at = \(dialect.parameter(2)) WHERE id = 1",
+            """
+            UPDATE refresh_state SET generation = \(dialect.parameter(1)), last_refresh_at = \(dialect.parameter(2)),
+                row_count = (SELECT count(*) FROM characters) WHERE id = 1
+            """,
             [.int(generation), .double(time)]
         )
     }

@@ -72,7 +72,15 @@ enum SQLDialect: Sendable {
                         """,
                         "INSERT INTO refresh_state (id, generation, last_refresh_at) VALUES (1, 0, NULL) ON CONFLICT (id) DO NOTHING",
                     ]
-                )
+                ),
+                (
+                    2,
+                    [
+                        // The row count kept beside the generation, so a page read never counts rows.
+                        "ALTER TABLE refresh_state ADD COLUMN row_count INTEGER NOT NULL DEFAULT 0",
+                        "UPDATE refresh_state SET row_count = (SELECT count(*) FROM characters) WHERE id = 1",
+                    ]
+                ),
             ]
         case .postgres:
             return [
@@ -92,7 +100,15 @@ enum SQLDialect: Sendable {
                         """,
                         "INSERT INTO refresh_state (id, generation, last_refresh_at) VALUES (1, 0, NULL) ON CONFLICT (id) DO NOTHING",
                     ]
-                )
+                ),
+                (
+                    2,
+                    [
+                        // The row count kept beside the generation, so a page read never counts rows.
+                        "ALTER TABLE refresh_state ADD COLUMN IF NOT EXISTS row_count BIGINT NOT NULL DEFAULT 0",
+                        "UPDATE refresh_state SET row_count = (SELECT count(*) FROM characters) WHERE id = 1",
+                    ]
+                ),
             ]
         }
     }

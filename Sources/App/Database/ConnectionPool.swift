@@ -1,3 +1,4 @@
+import NIOCore
 import NIOPosix
 import Native
 import Synchronization
@@ -6,7 +7,8 @@ import Synchronization
 ///
 /// Connections open lazily, run their work on an `NIOThreadPool` (never on the cooperative pool),
 /// and are discarded when they report themselves broken, so the pool reconnects by itself once the
-/// database is back. A caller waits at most `acquireTimeout` for a free connection.
+/// database is back. A caller waits at most `acquireTimeout` for a free connection; the wait is a
+/// continuation plus one timer on an event loop, so a queue of waiters costs little.
 final class ConnectionPool: Sendable {
     /// A connection handed to one task. The pool guarantees that no two tasks hold the same lease,
     /// which is what makes sending it between threads safe.
@@ -15,19 +17,17 @@ final class ConnectionPool: Sendable {
         fileprivate init(_ connection: any DatabaseConnection) { self.connection = connection }
     }
 
-    private enum Slot {
-        case unregistered
-        case waiting(CheckedContinuation<Lease, any Error>)
-        case served(Lease)
-        case timedOut
+    private struct Waiter {
+        let id: Int
+        let continuation: CheckedContinuation<Lease, any Error>
+        var timer: Scheduled<Void>?
     }
 
     private struct State {
         var idle: [Lease] = []
         var open = 0
         var nextWaiter = 0
-        var queue: [Int] = []
-        var slots: [Int: Slot] = [:]
+        var waiters: [Waiter] = []
     }
 
     private enum Acquisition {
@@ -38,6 +38,7 @@ final class ConnectionPool: Sendable {
 
     private let factory: @Sendable () throws -> any DatabaseConnection
     private let threadPool: NIOThreadPool
+    private let eventLoop: any EventLoop
     private let capacity: Int
     private let acquireTimeout: Duration
     private let state = Mutex(State())
@@ -50,11 +51,13 @@ final class ConnectionPool: Sendable {
         capacity: Int,
         acquireTimeout: Duration,
         threadPool: NIOThreadPool,
+        eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(),
         factory: @escaping @Sendable () throws -> any DatabaseConnection
     ) {
         self.capacity = capacity
         self.acquireTimeout = acquireTimeout
         self.threadPool = threadPool
+        self.eventLoop = eventLoop
         self.factory = factory
     }
 
@@ -76,142 +79,89 @@ final class ConnectionPool: Sendable {
 
     /// Takes a connection for a sequence of calls; hand it back with ``release(_:)``.
     func acquire() async throws -> Lease {
-        let next: Acquisition = self.state.withLock { state in
-            if let lease = state.idle.popLast() { return .ready(lease) }
-            if state.open < self.capacity {
-                state.open += 1
-                return .open
+        try await withCheckedThrowingContinuation { continuation in
+            let next: Acquisition = self.state.withLock { state in
+                if let lease = state.idle.popLast() { return .ready(lease) }
+                if state.open < self.capacity {
+                    state.open += 1
+                    return .open
+                }
+                let id = state.nextWaiter
+                state.nextWaiter += 1
+                state.waiters.append(Waiter(id: id, continuation: continuation, timer: nil))
+                return .wait(id)
             }
-            let id = state.nextWaiter
-            state.nextWaiter += 1
-            state.queue.append(id)
-            state.slots[id] = .unregistered
-            return .wait(id)
-        }
-        switch next {
-        case .ready(let lease):
-            return lease
-        case .open:
-            do {
-                let factory = self.factory
-                return try await self.threadPool.runIfActive { Lease(try factory()) }
-            } catch {
-                self.connectionClosed()
-                throw error
+            switch next {
+            case .ready(let lease):
+                continuation.resume(returning: lease)
+            case .open:
+                self.open(for: continuation)
+            case .wait(let id):
+                let timer = self.eventLoop.scheduleTask(in: .nanoseconds(Int64(self.acquireTimeout.seconds * 1e9))) {
+                    self.expire(id)
+                }
+                let stillWaiting = self.state.withLock { state in
+                    guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return false }
+                    state.waiters[index].timer = timer
+                    return true
+                }
+                if !stillWaiting { timer.cancel() }
             }
-        case .wait(let id):
-            return try await self.wait(id)
         }
     }
 
-    /// Returns a connection: to a waiter, to the idle list, or (when broken) to nowhere.
+    /// Returns a connection: to the longest waiter, to the idle list, or (when broken) to nowhere.
     func release(_ lease: Lease) {
         if lease.connection.isBroken {
             self.connectionClosed()
             return
         }
-        let resume: (CheckedContinuation<Lease, any Error>)? = self.state.withLock { state in
-            while !state.queue.isEmpty {
-                let id = state.queue.removeFirst()
-                switch state.slots[id] {
-                case .waiting(let continuation):
-                    state.slots[id] = nil
-                    return continuation
-                case .unregistered:
-                    state.slots[id] = .served(lease)
-                    return nil
-                case .served, .timedOut, .none:
-                    continue
-                }
+        let waiter: Waiter? = self.state.withLock { state in
+            guard !state.waiters.isEmpty else {
+                state.idle.append(lease)
+                return nil
             }
-            state.idle.append(lease)
-            return nil
-        }
-        resume?.resume(returning: lease)
-    }
-
-    /// A broken connection was dropped: its place may be taken by a waiter opening a fresh one.
-    private func connectionClosed() {
-        let waiter: (CheckedContinuation<Lease, any Error>)? = self.state.withLock { state in
-            state.open -= 1
-            while !state.queue.isEmpty {
-                let id = state.queue.removeFirst()
-                if case .waiting(let continuation) = state.slots[id] {
-                    state.slots[id] = nil
-                    state.open += 1
-                    return continuation
-                }
-                if case .unregistered = state.slots[id] {
-                    // Put it back: it will be served once it registers or times out.
-                    state.queue.insert(id, at: 0)
-                    return nil
-                }
-            }
-            return nil
+            return state.waiters.removeFirst()
         }
         guard let waiter else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume(returning: lease)
+    }
+
+    /// Opens a connection on the thread pool for `continuation`, whose slot is already counted.
+    private func open(for continuation: CheckedContinuation<Lease, any Error>) {
         let factory = self.factory
         self.threadPool.submit { _ in
             do {
-                waiter.resume(returning: Lease(try factory()))
+                continuation.resume(returning: Lease(try factory()))
             } catch {
                 self.connectionClosed()
-                waiter.resume(throwing: error)
+                continuation.resume(throwing: error)
             }
         }
     }
 
-    private func wait(_ id: Int) async throws -> Lease {
-        try await withThrowingTaskGroup(of: Lease?.self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { continuation in
-                    let outcome: Result<Lease, any Error>? = self.state.withLock { state in
-                        switch state.slots[id] {
-                        case .served(let lease):
-                            state.slots[id] = nil
-                            return .success(lease)
-                        case .timedOut:
-                            state.slots[id] = nil
-                            return .failure(self.exhausted)
-                        default:
-                            state.slots[id] = .waiting(continuation)
-                            return nil
-                        }
-                    }
-                    if let outcome { continuation.resume(with: outcome) }
-                }
-            }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: self.acquireTimeout)
-                } catch {
-                    return nil
-                }
-                let waiting: CheckedContinuation<Lease, any Error>? = self.state.withLock { state in
-                    switch state.slots[id] {
-                    case .waiting(let continuation):
-                        state.slots[id] = nil
-                        return continuation
-                    case .unregistered:
-                        state.slots[id] = .timedOut
-                        return nil
-                    default:
-                        return nil
-                    }
-                }
-                waiting?.resume(throwing: self.exhausted)
+    /// A connection is gone (broken, or failed to open): its slot goes to the longest waiter,
+    /// who gets a fresh connection.
+    private func connectionClosed() {
+        let waiter: Waiter? = self.state.withLock { state in
+            guard !state.waiters.isEmpty else {
+                state.open -= 1
                 return nil
             }
-            var lease: Lease?
-            while let result = try await group.next() {
-                if let result {
-                    lease = result
-                    group.cancelAll()
-                }
-            }
-            guard let lease else { throw self.exhausted }
-            return lease
+            return state.waiters.removeFirst()
         }
+        guard let waiter else { return }
+        waiter.timer?.cancel()
+        self.open(for: waiter.continuation)
+    }
+
+    private func expire(_ id: Int) {
+        let waiter: Waiter? = self.state.withLock { state in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume(throwing: self.exhausted)
     }
 
     private var exhausted: DatabaseError {

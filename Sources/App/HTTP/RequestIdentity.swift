@@ -16,12 +16,19 @@ enum RequestIdentity {
         return Self.generate()
     }
 
-    /// 32 lowercase hex digits.
+    /// 32 lowercase hex digits (128 random bits), written straight into the string's storage.
     static func generate() -> String {
-        let high = String(UInt64.random(in: .min ... .max), radix: 16)
-        let low = String(UInt64.random(in: .min ... .max), radix: 16)
-        return String(repeating: "0", count: 16 - high.count) + high + String(repeating: "0", count: 16 - low.count)
-            + low
+        let high = UInt64.random(in: .min ... .max)
+        let low = UInt64.random(in: .min ... .max)
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for index in 0..<16 {
+                let shift = UInt64(60 - index * 4)
+                buffer[index] = digits.utf8Start[Int((high >> shift) & 0xF)]
+                buffer[16 + index] = digits.utf8Start[Int((low >> shift) & 0xF)]
+            }
+            return 32
+        }
     }
 
     /// The trace and parent span ids of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
