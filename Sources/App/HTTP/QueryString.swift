@@ -14,7 +14,8 @@ enum QueryString {
     }
 
     private static func decode(_ text: Substring) -> Substring {
-        guard text.contains("%") || text.contains("+") else { return text }
+        // Byte scan: most values need no decoding, and Foundation's string search is slow here.
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return text }
         let spaced = text.replacingOccurrences(of: "+", with: " ")
         return Substring(spaced.removingPercentEncoding ?? spaced)
     }

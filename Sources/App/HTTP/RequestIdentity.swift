@@ -1,4 +1,5 @@
 import HTTPTypes
+import Synchronization
 
 /// Request ids and W3C trace context for logs (CONTRACT section 1).
 enum RequestIdentity {
@@ -16,10 +17,15 @@ enum RequestIdentity {
         return Self.generate()
     }
 
-    /// 32 lowercase hex digits (128 random bits), written straight into the string's storage.
+    /// A random 64-bit prefix chosen at start and a 64-bit counter: unique within the process and
+    /// across restarts, with no system call per request (random numbers come from `getrandom`).
+    private static let prefix = UInt64.random(in: .min ... .max)
+    private static let counter = Atomic<UInt64>(0)
+
+    /// 32 lowercase hex digits, written straight into the string's storage.
     static func generate() -> String {
-        let high = UInt64.random(in: .min ... .max)
-        let low = UInt64.random(in: .min ... .max)
+        let high = Self.prefix
+        let low = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
         return String(unsafeUninitializedCapacity: 32) { buffer in
             let digits: StaticString = "0123456789abcdef"
             for index in 0..<16 {

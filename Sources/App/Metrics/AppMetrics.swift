@@ -31,7 +31,14 @@ final class AppMetrics: Sendable {
         let status: Int
     }
 
-    private let requestSeries = Mutex<[RequestKey: (Counter, ValueHistogram)]>([:])
+    /// A request counter and its latency histogram (a struct, not a tuple: tuples in generic
+    /// containers cost a runtime metadata lookup on every access).
+    private struct RequestSeries {
+        let counter: Counter
+        let latency: ValueHistogram
+    }
+
+    private let requestSeries = Mutex<[RequestKey: RequestSeries]>([:])
     private let labelled = Mutex<[String: Counter]>([:])
     private let histograms = Mutex<[String: ValueHistogram]>([:])
 
@@ -108,11 +115,12 @@ final class AppMetrics: Sendable {
                 labels: [("path", path), ("method", method)],
                 buckets: Self.latencyBuckets
             )
-            series[key] = (counter, histogram)
-            return (counter, histogram)
+            let created = RequestSeries(counter: counter, latency: histogram)
+            series[key] = created
+            return created
         }
-        series.0.increment()
-        series.1.record(seconds)
+        series.counter.increment()
+        series.latency.record(seconds)
     }
 
     // MARK: - Labelled counters and histograms
