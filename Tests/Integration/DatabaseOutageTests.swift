@@ -80,13 +80,7 @@ extension Integration {
                         let blocker = try PostgresConnection(conninfo: database, connectTimeout: 5, queryTimeout: 30)
                         try blocker.execute("BEGIN; LOCK TABLE characters IN ACCESS EXCLUSIVE MODE")
                         async let blocked = fetch("\(app.baseURL)/characters?page=2")
-                        let waiting = await eventually {
-                            let rows = try? server.query(
-                                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
-                                url: database
-                            )
-                            return rows?.first?.first?.int ?? 0 > 0
-                        }
+                        let waiting = await eventually { server.appIsWaitingOnLock(in: database) }
                         #expect(waiting, "the request never blocked on the lock")
                         _ = try server.query(
                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
@@ -124,13 +118,7 @@ extension Integration {
                     try blocker.execute("BEGIN; LOCK TABLE characters IN ACCESS EXCLUSIVE MODE")
                     async let slow = fetch("\(app.baseURL)/characters?page=2")
                     #expect(
-                        await eventually {
-                            let rows = try? server.query(
-                                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
-                                url: database
-                            )
-                            return rows?.first?.first?.int ?? 0 > 0
-                        }
+                        await eventually { server.appIsWaitingOnLock(in: database) }
                     )
 
                     app.signal(SIGTERM)
@@ -204,13 +192,7 @@ extension Integration {
                         try await self.withLockedTable(database) {
                             // The first request takes the only connection and waits on the lock.
                             async let holder = fetch("\(app.baseURL)/characters?page=3")
-                            let blocked = await eventually {
-                                let rows = try? server.query(
-                                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
-                                    url: database
-                                )
-                                return rows?.first?.first?.int ?? 0 > 0
-                            }
+                            let blocked = await eventually { server.appIsWaitingOnLock(in: database) }
                             #expect(blocked)
                             let result = try await fetch("\(app.baseURL)/characters?page=2")
                             #expect(result.status == 503)

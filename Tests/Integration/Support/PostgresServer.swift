@@ -83,6 +83,16 @@ final class PostgresServer: @unchecked Sendable {
         return "postgres://rm@127.0.0.1:\(self.port)/\(name)"
     }
 
+    /// Whether one of App's connections to `url` is waiting on a lock (App names its connections
+    /// `rickmorty-api`).
+    func appIsWaitingOnLock(in url: String) -> Bool {
+        let rows = try? self.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
+            url: url
+        )
+        return (rows?.first?.first?.int ?? 0) > 0
+    }
+
     /// Runs SQL on `url` (default: the `postgres` database) over a fresh libpq connection.
     func query(_ sql: String, url: String? = nil) throws -> [[DatabaseValue]] {
         let connection = try PostgresConnection(conninfo: url ?? self.url, connectTimeout: 5, queryTimeout: 30)
