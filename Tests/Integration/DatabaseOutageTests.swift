@@ -14,85 +14,69 @@ extension Integration {
             "a stopped database gives 503 + Retry-After (never 500), cached pages stay 200, health goes down and recovers"
         )
         func outage() async throws {
-            try await withPostgres { server in
-                let database = try server.createDatabase()
-                try await Harness.withFakeUpstream(characters: 200) { upstream, _ in
-                    let config = try Harness.appConfig(
-                        database: database,
-                        upstream: upstream,
-                        ["RETRY_AFTER_SECONDS": "7"]
-                    )
-                    try await Harness.withApp(config) { app in
-                        #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
-                        #expect(
-                            await eventually {
-                                (try? await fetch("\(app.baseURL)/healthcheck").json["status"] as? String) == "ok"
-                            }
-                        )
-                        let cached = try await fetch("\(app.baseURL)/characters?page=1")
-                        #expect(cached.status == 200)
-
-                        try server.stopServer(immediate: true)
-
-                        let stillCached = try await fetch("\(app.baseURL)/characters?page=1")
-                        #expect(stillCached.status == 200)
-                        #expect(stillCached.body == cached.body)
-                        for query in ["page=2", "page=3&page_size=7", "sort=name", "order=desc"] {
-                            let result = try await fetch("\(app.baseURL)/characters?\(query)")
-                            #expect(result.status == 503, "\(query)")
-                            #expect(result.headers.first(name: "Retry-After") == "7")
-                            #expect(result.headers.first(name: "Content-Type") == "application/problem+json")
-                            #expect(!result.body.contains("postgres://") && !result.body.contains("SELECT"))
-                        }
-                        #expect(await eventually { (try? await fetch("\(app.baseURL)/readyz").status) == 503 })
-                        let ready = try await fetch("\(app.baseURL)/ready")
-                        #expect(ready.status == 503 && ready.headers.first(name: "Retry-After") == "7")
-                        let health = try await fetch("\(app.baseURL)/healthcheck")
-                        #expect(health.status == 503)
-                        #expect(health.json["status"] as? String == "down")
-                        #expect(health.json["db_ok"] as? Bool == false)
-                        #expect(app.metric("db_ok") == 0)
-                        #expect(
-                            try await fetch("\(app.baseURL)/healthz").status == 200,
-                            "liveness never touches the database"
-                        )
-
-                        try server.startServer()
-
-                        #expect(await eventually { (try? await fetch("\(app.baseURL)/readyz").status) == 200 })
-                        #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
-                        #expect(try await fetch("\(app.baseURL)/healthcheck").json["status"] as? String == "ok")
-                        #expect(app.metric("db_ok") == 1)
-                        #expect(app.metric(#"http_requests_total{path="/characters",method="GET",status="500"}"#) == 0)
+            try await Harness.withIngestedPostgresApp(characters: 200, ["RETRY_AFTER_SECONDS": "7"]) { fixture in
+                let (app, server) = (fixture.app, fixture.server)
+                #expect(
+                    await eventually {
+                        (try? await fetch("\(app.baseURL)/healthcheck").json["status"] as? String) == "ok"
                     }
+                )
+                let cached = try await fetch("\(app.baseURL)/characters?page=1")
+                #expect(cached.status == 200)
+
+                try server.stopServer(immediate: true)
+
+                let stillCached = try await fetch("\(app.baseURL)/characters?page=1")
+                #expect(stillCached.status == 200)
+                #expect(stillCached.body == cached.body)
+                for query in ["page=2", "page=3&page_size=7", "sort=name", "order=desc"] {
+                    let result = try await fetch("\(app.baseURL)/characters?\(query)")
+                    #expect(result.status == 503, "\(query)")
+                    #expect(result.headers.first(name: "Retry-After") == "7")
+                    #expect(result.headers.first(name: "Content-Type") == "application/problem+json")
+                    #expect(!result.body.contains("postgres://") && !result.body.contains("SELECT"))
                 }
+                #expect(await eventually { (try? await fetch("\(app.baseURL)/readyz").status) == 503 })
+                let ready = try await fetch("\(app.baseURL)/ready")
+                #expect(ready.status == 503 && ready.headers.first(name: "Retry-After") == "7")
+                let health = try await fetch("\(app.baseURL)/healthcheck")
+                #expect(health.status == 503)
+                #expect(health.json["status"] as? String == "down")
+                #expect(health.json["db_ok"] as? Bool == false)
+                #expect(app.metric("db_ok") == 0)
+                #expect(
+                    try await fetch("\(app.baseURL)/healthz").status == 200,
+                    "liveness never touches the database"
+                )
+
+                try server.startServer()
+
+                #expect(await eventually { (try? await fetch("\(app.baseURL)/readyz").status) == 200 })
+                #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
+                #expect(try await fetch("\(app.baseURL)/healthcheck").json["status"] as? String == "ok")
+                #expect(app.metric("db_ok") == 1)
+                #expect(app.metric(#"http_requests_total{path="/characters",method="GET",status="500"}"#) == 0)
             }
         }
 
         @Test("a connection killed mid-request gives 503 + Retry-After, and the next request after recovery gives 200")
         func killedConnection() async throws {
-            try await withPostgres { server in
-                let database = try server.createDatabase()
-                try await Harness.withFakeUpstream(characters: 200) { upstream, _ in
-                    let config = try Harness.appConfig(database: database, upstream: upstream, ["PAGE_CACHE_MAX": "0"])
-                    try await Harness.withApp(config) { app in
-                        #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
-                        let blocker = try PostgresConnection(conninfo: database, connectTimeout: 5, queryTimeout: 30)
-                        try blocker.execute("BEGIN; LOCK TABLE characters IN ACCESS EXCLUSIVE MODE")
-                        async let blocked = fetch("\(app.baseURL)/characters?page=2")
-                        let waiting = await eventually { server.appIsWaitingOnLock(in: database) }
-                        #expect(waiting, "the request never blocked on the lock")
-                        _ = try server.query(
-                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
-                            url: database
-                        )
-                        let result = try await blocked
-                        #expect(result.status == 503)
-                        #expect(result.headers.first(name: "Retry-After") == "5")
-                        try blocker.execute("COMMIT")
-                        #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
-                    }
-                }
+            try await Harness.withIngestedPostgresApp(characters: 200, ["PAGE_CACHE_MAX": "0"]) { fixture in
+                let (app, server, database) = (fixture.app, fixture.server, fixture.database)
+                let blocker = try PostgresConnection(conninfo: database, connectTimeout: 5, queryTimeout: 30)
+                try blocker.execute("BEGIN; LOCK TABLE characters IN ACCESS EXCLUSIVE MODE")
+                async let blocked = fetch("\(app.baseURL)/characters?page=2")
+                let waiting = await eventually { server.appIsWaitingOnLock(in: database) }
+                #expect(waiting, "the request never blocked on the lock")
+                _ = try server.query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
+                    url: database
+                )
+                let result = try await blocked
+                #expect(result.status == 503)
+                #expect(result.headers.first(name: "Retry-After") == "5")
+                try blocker.execute("COMMIT")
+                #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
             }
         }
 
@@ -152,57 +136,43 @@ extension Integration {
 
         @Test("a query that exceeds DB_QUERY_TIMEOUT is a 503 with Retry-After, and the pool recovers")
         func queryTimeout() async throws {
-            try await withPostgres { server in
-                let database = try server.createDatabase()
-                try await Harness.withFakeUpstream(characters: 100) { upstream, _ in
-                    let config = try Harness.appConfig(
-                        database: database,
-                        upstream: upstream,
-                        ["PAGE_CACHE_MAX": "0", "DB_QUERY_TIMEOUT": "0.5"]
-                    )
-                    try await Harness.withApp(config) { app in
-                        #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
-                        try await self.withLockedTable(database) {
-                            let result = try await fetch("\(app.baseURL)/characters?page=2")
-                            #expect(result.status == 503)
-                            #expect(result.headers.first(name: "Retry-After") == "5")
-                        }
-                        #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
-                        #expect(app.metric(#"db_errors_total{kind="timeout"}"#) >= 1)
-                    }
+            try await Harness.withIngestedPostgresApp(
+                characters: 100,
+                ["PAGE_CACHE_MAX": "0", "DB_QUERY_TIMEOUT": "0.5"]
+            ) { fixture in
+                let (app, database) = (fixture.app, fixture.database)
+                try await self.withLockedTable(database) {
+                    let result = try await fetch("\(app.baseURL)/characters?page=2")
+                    #expect(result.status == 503)
+                    #expect(result.headers.first(name: "Retry-After") == "5")
                 }
+                #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
+                #expect(app.metric(#"db_errors_total{kind="timeout"}"#) >= 1)
             }
         }
 
         @Test("an exhausted pool is a 503 with Retry-After after DB_CONNECT_TIMEOUT, not a hang")
         func poolExhausted() async throws {
-            try await withPostgres { server in
-                let database = try server.createDatabase()
-                try await Harness.withFakeUpstream(characters: 100) { upstream, _ in
-                    let config = try Harness.appConfig(
-                        database: database,
-                        upstream: upstream,
-                        [
-                            "PAGE_CACHE_MAX": "0", "DB_POOL_SIZE": "1", "DB_CONNECT_TIMEOUT": "0.5",
-                            "DB_QUERY_TIMEOUT": "20",
-                        ]
-                    )
-                    try await Harness.withApp(config) { app in
-                        #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
-                        try await self.withLockedTable(database) {
-                            // The first request takes the only connection and waits on the lock.
-                            async let holder = fetch("\(app.baseURL)/characters?page=3")
-                            let blocked = await eventually { server.appIsWaitingOnLock(in: database) }
-                            #expect(blocked)
-                            let result = try await fetch("\(app.baseURL)/characters?page=2")
-                            #expect(result.status == 503)
-                            #expect(result.headers.first(name: "Retry-After") == "5")
-                            #expect(app.metric(#"db_errors_total{kind="pool_exhausted"}"#) >= 1)
-                            _ = try? await holder
-                        }
-                        #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
-                    }
+            try await Harness.withIngestedPostgresApp(
+                characters: 100,
+                [
+                    "PAGE_CACHE_MAX": "0", "DB_POOL_SIZE": "1", "DB_CONNECT_TIMEOUT": "0.5",
+                    "DB_QUERY_TIMEOUT": "20",
+                ]
+            ) { fixture in
+                let (app, server, database) = (fixture.app, fixture.server, fixture.database)
+                try await self.withLockedTable(database) {
+                    // The first request takes the only connection and waits on the lock.
+                    async let holder = fetch("\(app.baseURL)/characters?page=3")
+                    let blocked = await eventually { server.appIsWaitingOnLock(in: database) }
+                    #expect(blocked)
+                    let result = try await fetch("\(app.baseURL)/characters?page=2")
+                    #expect(result.status == 503)
+                    #expect(result.headers.first(name: "Retry-After") == "5")
+                    #expect(app.metric(#"db_errors_total{kind="pool_exhausted"}"#) >= 1)
+                    _ = try? await holder
                 }
+                #expect(try await fetch("\(app.baseURL)/characters?page=2").status == 200)
             }
         }
 

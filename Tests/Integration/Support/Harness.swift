@@ -92,6 +92,35 @@ enum Harness {
     }
 }
 
+extension Harness {
+    /// The common setup of the PostgreSQL outage tests: a fresh cluster and database, a
+    /// FakeUpstream, and an App that has finished its first ingest.
+    static func withIngestedPostgresApp(
+        characters: Int = 100,
+        _ overrides: [String: String] = [:],
+        _ body: (PostgresFixture) async throws -> Void
+    ) async throws {
+        try await withPostgres { server in
+            let database = try server.createDatabase()
+            try await Self.withFakeUpstream(characters: characters) { upstream, _ in
+                try await Self.withApp(try Self.appConfig(database: database, upstream: upstream, overrides)) { app in
+                    let ingested = await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 }
+                    guard ingested else { throw HarnessError("the App never finished its first ingest") }
+                    try await body(PostgresFixture(app: app, server: server, database: database))
+                }
+            }
+        }
+    }
+}
+
+/// What ``Harness/withIngestedPostgresApp(characters:_:_:)`` hands a test.
+struct PostgresFixture {
+    let app: RunningApp
+    let server: PostgresServer
+    /// The URL of the App's database on `server`.
+    let database: String
+}
+
 /// A running App as a test sees it.
 struct RunningApp: Sendable {
     let baseURL: String
