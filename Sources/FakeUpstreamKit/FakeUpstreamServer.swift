@@ -40,6 +40,7 @@ public struct FakeUpstreamServer: Sendable {
             api: CharacterAPI(dataset: self.dataset),
             admin: AdminAPI(store: self.store, dataset: self.dataset),
             store: self.store,
+            metrics: FakeUpstreamMetrics(),
             publicBaseURL: self.configuration.publicBaseURL,
             adminFromAnywhere: self.configuration.adminFromAnywhere
         )

@@ -10,23 +10,37 @@ public struct Behavior: Codable, Sendable, Equatable {
     public var times: Int?
     /// Chance (0…1) that a matching request is affected; nil = always. Decided by the seeded generator.
     public var probability: Double?
+    /// Affect only every n-th matching request (e.g. 5: the 5th, 10th, …).
+    public var every: Int?
+    /// Active only from this many milliseconds after it was added …
+    public var afterMs: Double?
+    /// … and for this many milliseconds (nil = forever).
+    public var forMs: Double?
 
     public init(
         id: String? = nil,
         match: RequestMatcher = .init(),
         action: FaultAction,
         times: Int? = nil,
-        probability: Double? = nil
+        probability: Double? = nil,
+        every: Int? = nil,
+        afterMs: Double? = nil,
+        forMs: Double? = nil
     ) {
         self.id = id
         self.match = match
         self.action = action
         self.times = times
         self.probability = probability
+        self.every = every
+        self.afterMs = afterMs
+        self.forMs = forMs
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, match, action, times, probability
+        case id, match, action, times, probability, every
+        case afterMs = "after_ms"
+        case forMs = "for_ms"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -36,12 +50,18 @@ public struct Behavior: Codable, Sendable, Equatable {
         self.action = try container.decode(FaultAction.self, forKey: .action)
         self.times = try container.decodeIfPresent(Int.self, forKey: .times)
         self.probability = try container.decodeIfPresent(Double.self, forKey: .probability)
+        self.every = try container.decodeIfPresent(Int.self, forKey: .every)
+        self.afterMs = try container.decodeIfPresent(Double.self, forKey: .afterMs)
+        self.forMs = try container.decodeIfPresent(Double.self, forKey: .forMs)
     }
 
     /// Why a behaviour cannot be accepted, or nil when it is fine.
     public var problem: String? {
         if let times, times < 1 { return "times must be at least 1" }
         if let probability, !(0...1).contains(probability) { return "probability must be between 0 and 1" }
+        if let every, every < 1 { return "every must be at least 1" }
+        if let afterMs, !(0...86_400_000).contains(afterMs) { return "after_ms must be between 0 and 86400000" }
+        if let forMs, !(0...86_400_000).contains(forMs) { return "for_ms must be between 0 and 86400000" }
         return self.action.problem
     }
 }
@@ -89,50 +109,5 @@ public struct RequestMatcher: Codable, Sendable, Equatable {
         case method, path
         case pathPrefix = "path_prefix"
         case query, headers
-    }
-}
-
-/// What a behaviour does to a matching request.
-public struct FaultAction: Codable, Sendable, Equatable {
-    /// Wait this long before answering (time to first byte).
-    public var delayMs: Double?
-    /// Answer with this status instead of the real response (with `headers` and `body`).
-    public var status: Int?
-    public var headers: [String: String]?
-    public var body: String?
-    /// Damage the real response: `malformed_json` or `wrong_content_type`.
-    public var corrupt: Corruption?
-
-    public enum Corruption: String, Codable, Sendable {
-        case malformedJSON = "malformed_json"
-        case wrongContentType = "wrong_content_type"
-    }
-
-    public init(
-        delayMs: Double? = nil,
-        status: Int? = nil,
-        headers: [String: String]? = nil,
-        body: String? = nil,
-        corrupt: Corruption? = nil
-    ) {
-        self.delayMs = delayMs
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.corrupt = corrupt
-    }
-
-    var problem: String? {
-        if let status, !(100...599).contains(status) { return "status must be between 100 and 599" }
-        if let delayMs, !(0...600_000).contains(delayMs) { return "delay_ms must be between 0 and 600000" }
-        if self.status == nil && self.delayMs == nil && self.corrupt == nil {
-            return "action must set status, delay_ms or corrupt"
-        }
-        return nil
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case delayMs = "delay_ms"
-        case status, headers, body, corrupt
     }
 }

@@ -4,8 +4,16 @@ import Synchronization
 /// The active behaviours and the request journal, shared by the server and the admin API.
 /// The first active behaviour whose matcher and probability accept a request applies to it.
 public final class BehaviorStore: Sendable {
+    private struct Entry {
+        var behavior: Behavior
+        /// Unix seconds when it was added, for `after_ms`/`for_ms`.
+        let addedAt: Double
+        /// Matching requests seen, for `every`.
+        var hits = 0
+    }
+
     private struct State {
-        var behaviors: [Behavior] = []
+        var entries: [Entry] = []
         var nextID = 1
         var random: SplitMix64
         var journal: [JournalEntry] = []
@@ -22,7 +30,10 @@ public final class BehaviorStore: Sendable {
 
     /// Adds a behaviour (after checking it) and returns it with its id.
     @discardableResult
-    public func add(_ behavior: Behavior) throws(BehaviorError) -> Behavior {
+    public func add(
+        _ behavior: Behavior,
+        at time: Double = Date().timeIntervalSince1970
+    ) throws(BehaviorError) -> Behavior {
         if let problem = behavior.problem { throw BehaviorError(message: problem) }
         return self.state.withLock { state in
             var behavior = behavior
@@ -30,48 +41,76 @@ public final class BehaviorStore: Sendable {
                 behavior.id = "b\(state.nextID)"
                 state.nextID += 1
             }
-            state.behaviors.removeAll { $0.id == behavior.id }
-            state.behaviors.append(behavior)
+            // Adding an id that exists replaces it in place, keeping its priority.
+            if let index = state.entries.firstIndex(where: { $0.behavior.id == behavior.id }) {
+                state.entries[index] = Entry(behavior: behavior, addedAt: time)
+            } else {
+                state.entries.append(Entry(behavior: behavior, addedAt: time))
+            }
             return behavior
         }
     }
 
-    public var behaviors: [Behavior] { self.state.withLock { $0.behaviors } }
+    public var behaviors: [Behavior] { self.state.withLock { $0.entries.map(\.behavior) } }
 
     /// Removes one behaviour; false when there was none with that id.
     public func remove(id: String) -> Bool {
         self.state.withLock { state in
-            let before = state.behaviors.count
-            state.behaviors.removeAll { $0.id == id }
-            return state.behaviors.count != before
+            let before = state.entries.count
+            state.entries.removeAll { $0.behavior.id == id }
+            return state.entries.count != before
         }
     }
 
     public func removeAll() {
-        self.state.withLock { $0.behaviors.removeAll() }
+        self.state.withLock { $0.entries.removeAll() }
     }
 
-    /// Picks the behaviour for `request`, using up one of its `times`.
-    func select(for request: RecordedRequest) -> Behavior? {
+    /// Picks the behaviour for `request` at `time`, using up one of its `times`.
+    func select(for request: RecordedRequest, at time: Double = Date().timeIntervalSince1970) -> Behavior? {
         self.state.withLock { state in
-            for index in state.behaviors.indices {
-                let behavior = state.behaviors[index]
+            for index in state.entries.indices {
+                let entry = state.entries[index]
+                let behavior = entry.behavior
                 guard behavior.match.matches(request) else { continue }
+                let start = entry.addedAt + (behavior.afterMs ?? 0) / 1000
+                guard time >= start else { continue }
+                if let forMs = behavior.forMs, time >= start + forMs / 1000 { continue }
+                state.entries[index].hits += 1
+                if let every = behavior.every, state.entries[index].hits % every != 0 { continue }
                 if let probability = behavior.probability {
-                    let roll = Double(state.random.next() >> 11) / Double(1 << 53)
-                    guard roll < probability else { continue }
+                    guard Self.uniform(&state.random) < probability else { continue }
                 }
                 if let times = behavior.times {
                     if times <= 1 {
-                        state.behaviors.remove(at: index)
+                        state.entries.remove(at: index)
                     } else {
-                        state.behaviors[index].times = times - 1
+                        state.entries[index].behavior.times = times - 1
                     }
                 }
                 return behavior
             }
             return nil
         }
+    }
+
+    /// A latency in milliseconds drawn from `latency` with the seeded generator.
+    func sample(_ latency: FaultAction.Latency) -> Double {
+        self.state.withLock { state in
+            latency.sample(
+                uniform01: { Self.uniform(&state.random) },
+                normal: {
+                    // Box-Muller: two uniforms make one standard normal.
+                    let u1 = max(Self.uniform(&state.random), .leastNonzeroMagnitude)
+                    let u2 = Self.uniform(&state.random)
+                    return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+                }
+            )
+        }
+    }
+
+    private static func uniform(_ random: inout SplitMix64) -> Double {
+        Double(random.next() >> 11) / Double(1 << 53)
     }
 
     /// Appends to the journal.
