@@ -94,10 +94,10 @@ struct FakeUpstreamTests {
     func knownAnswer() {
         let dataset = CharacterDataset.generate(count: 826, seed: 1)
         let kept = dataset.characters.filter {
-            $0.species == "Human" && $0.status == "Alive" && $0.origin.name.hasPrefix("Earth (")
+            $0.species == "Human" && $0.status == "Alive" && $0.originName.hasPrefix("Earth (")
         }
         #expect(dataset.knownAnswer == kept.map(\.id))
-        let origins = Set(dataset.characters.map(\.origin.name))
+        let origins = Set(dataset.characters.map(\.originName))
         for tricky in ["Earth", "Earthworm Moon", "earth (C-35)", "Earth(C-22)"] { #expect(origins.contains(tricky)) }
     }
 }
@@ -137,6 +137,35 @@ struct BehaviorStoreTests {
         let first = try choices(seed: 9)
         #expect(try choices(seed: 9) == first)
         #expect(first.contains(true) && first.contains(false))
+    }
+
+    @Test("latency samples stay in their distribution and repeat for the same seed")
+    func latency() {
+        let uniform = FaultAction.Latency(distribution: .uniform, ms: 100, maxMs: 200)
+        let store = BehaviorStore(seed: 3)
+        let samples = (0..<500).map { _ in store.sample(uniform) }
+        #expect(samples.allSatisfy { (100...200).contains($0) })
+        #expect(samples.min()! < 120 && samples.max()! > 180)
+        let again = BehaviorStore(seed: 3)
+        #expect((0..<500).map { _ in again.sample(uniform) } == samples)
+        let lognormal = FaultAction.Latency(distribution: .lognormal, ms: 50, sigma: 0.5)
+        let drawn = (0..<2001).map { _ in store.sample(lognormal) }.sorted()
+        #expect(abs(drawn[1000] - 50) < 5, "the median is near 50 ms: \(drawn[1000])")
+        #expect(drawn.allSatisfy { $0 > 0 })
+        #expect(store.sample(FaultAction.Latency(distribution: .fixed, ms: 42)) == 42)
+    }
+
+    @Test("every n-th match and time windows")
+    func everyAndWindows() throws {
+        let store = BehaviorStore(seed: 1)
+        try store.add(Behavior(action: .init(status: 500), every: 3), at: 1000)
+        let hits = (0..<6).map { _ in store.select(for: self.request("/api"), at: 1000) != nil }
+        #expect(hits == [false, false, true, false, false, true])
+        store.removeAll()
+        try store.add(Behavior(action: .init(status: 500), afterMs: 1000, forMs: 2000), at: 1000)
+        #expect(store.select(for: self.request("/api"), at: 1000.5) == nil)
+        #expect(store.select(for: self.request("/api"), at: 1001.5) != nil)
+        #expect(store.select(for: self.request("/api"), at: 1003.5) == nil)
     }
 
     @Test("invalid behaviours are refused with a reason")

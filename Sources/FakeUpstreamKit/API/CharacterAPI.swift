@@ -45,7 +45,7 @@ public struct CharacterAPI: Sendable {
     }
 
     /// Whether `character` matches every filter: case-insensitive substring, gender from its start.
-    static func matches(_ character: CharacterRecord, _ filters: [(name: String, value: String)]) -> Bool {
+    static func matches(_ character: CharacterSummary, _ filters: [(name: String, value: String)]) -> Bool {
         for (name, value) in filters {
             let needle = value.lowercased()
             let field: String
@@ -68,14 +68,13 @@ public struct CharacterAPI: Sendable {
 
     private func list(query: [(name: String, value: String)], baseURL: String) -> FakeResponse {
         let filters = Self.filters(query)
-        let positions: [Int]
-        if filters.isEmpty {
-            positions = Array(self.dataset.characters.indices)
-        } else {
-            positions = self.dataset.characters.indices.filter { Self.matches(self.dataset.characters[$0], filters) }
-        }
-        guard !positions.isEmpty else { return .error(404, "There is nothing here") }
-        let pages = (positions.count + Self.pageSize - 1) / Self.pageSize
+        // Unfiltered pages are plain arithmetic on positions; only filters need a scan.
+        let matching: [Int]? =
+            filters.isEmpty
+            ? nil : self.dataset.characters.indices.filter { Self.matches(self.dataset.characters[$0], filters) }
+        let total = matching?.count ?? self.dataset.characters.count
+        guard total > 0 else { return .error(404, "There is nothing here") }
+        let pages = (total + Self.pageSize - 1) / Self.pageSize
         let requested = query.last { $0.name == "page" }.flatMap { Int($0.value) } ?? 1
         let page = requested <= 0 ? 1 : requested
         guard page <= pages else { return .error(404, "There is nothing here") }
@@ -84,15 +83,15 @@ public struct CharacterAPI: Sendable {
         func link(_ number: Int) -> String { "\"\(baseURL)/character/?page=\(number)\(suffix)\"" }
         var body: [UInt8] = []
         body.reserveCapacity(Self.pageSize * 700)
-        body += Array(#"{"info":{"count":\#(positions.count),"pages":\#(pages),"next":"#.utf8)
+        body += Array(#"{"info":{"count":\#(total),"pages":\#(pages),"next":"#.utf8)
         body += Array((page < pages ? link(page + 1) : "null").utf8)
         body += Array(#","prev":"#.utf8)
         body += Array((page > 1 ? link(page - 1) : "null").utf8)
         body += Array(#"},"results":["#.utf8)
         let start = (page - 1) * Self.pageSize
-        for (offset, position) in positions[start..<min(start + Self.pageSize, positions.count)].enumerated() {
-            if offset > 0 { body.append(UInt8(ascii: ",")) }
-            body += self.dataset.encoded[position]
+        for offset in start..<min(start + Self.pageSize, total) {
+            if offset > start { body.append(UInt8(ascii: ",")) }
+            body += self.dataset.encoded(at: matching?[offset] ?? offset)
         }
         body += Array("]}".utf8)
         return .json(200, body)
@@ -109,7 +108,7 @@ public struct CharacterAPI: Sendable {
             guard let id = Int(parts[0]), let position = self.dataset.position(of: id) else {
                 return .error(404, "Character not found")
             }
-            return .json(200, self.dataset.encoded[position])
+            return .json(200, Array(self.dataset.encoded(at: position)))
         }
         let ids = Set(parts.compactMap { Int($0) }).sorted()
         var body: [UInt8] = [UInt8(ascii: "[")]
@@ -117,7 +116,7 @@ public struct CharacterAPI: Sendable {
         for id in ids {
             guard let position = self.dataset.position(of: id) else { continue }
             if !first { body.append(UInt8(ascii: ",")) }
-            body += self.dataset.encoded[position]
+            body += self.dataset.encoded(at: position)
             first = false
         }
         body.append(UInt8(ascii: "]"))

@@ -1,21 +1,46 @@
 import Foundation
 
 /// The characters FakeUpstream serves: generated deterministically from a seed, or loaded from a
-/// JSON file (an array of characters, e.g. a recorded dump of the real API). Each character's
-/// JSON is encoded once, so pages are assembled by concatenating bytes.
+/// JSON file (an array of characters, e.g. a recorded dump of the real API).
+///
+/// Memory is what limits large datasets, so each character is kept twice but compactly: its JSON
+/// encoded once into one shared byte buffer (pages are assembled by copying bytes), and a small
+/// summary of the fields that filters and the known answer read. URLs live only in the JSON.
 public struct CharacterDataset: Sendable {
-    public let characters: [CharacterRecord]
-    /// Each character's JSON object, in the order of `characters`.
-    let encoded: [[UInt8]]
+    /// The searchable fields of every character, in id order.
+    public let characters: [CharacterSummary]
+    private let json: [UInt8]
+    private let offsets: [Int]
     private let indexByID: [Int: Int]
 
-    public init(characters: [CharacterRecord]) {
-        let sorted = characters.sorted { $0.id < $1.id }
-        self.characters = sorted
-        self.encoded = sorted.map { $0.encodedInAPIOrder() }
-        var index: [Int: Int] = [:]
-        for (position, character) in sorted.enumerated() { index[character.id] = position }
-        self.indexByID = index
+    public init(characters records: [CharacterRecord]) {
+        var builder = Builder()
+        for record in records.sorted(by: { $0.id < $1.id }) { builder.append(record) }
+        self.init(builder)
+    }
+
+    private init(_ builder: Builder) {
+        self.json = builder.json
+        self.offsets = builder.offsets
+        self.characters = builder.characters
+        self.indexByID = builder.indexByID
+    }
+
+    /// Accumulates characters one at a time, so a large generated dataset never exists as full
+    /// records all at once (they would fragment the heap long after they are freed).
+    private struct Builder {
+        var json: [UInt8] = []
+        var offsets: [Int] = [0]
+        var characters: [CharacterSummary] = []
+        var indexByID: [Int: Int] = [:]
+
+        /// Appends `record`; records must come in ascending id order.
+        mutating func append(_ record: CharacterRecord) {
+            self.json += record.encodedInAPIOrder()
+            self.offsets.append(self.json.count)
+            self.indexByID[record.id] = self.characters.count
+            self.characters.append(CharacterSummary(record))
+        }
     }
 
     /// Loads a JSON array of characters in the real API's schema.
@@ -27,8 +52,40 @@ public struct CharacterDataset: Sendable {
     /// The position of `id` in ``characters``.
     func position(of id: Int) -> Int? { self.indexByID[id] }
 
+    /// The JSON object of the character at `position`.
+    func encoded(at position: Int) -> ArraySlice<UInt8> {
+        self.json[self.offsets[position]..<self.offsets[position + 1]]
+    }
+
     /// The ids App should store under CONTRACT's filter rule, ascending.
     public var knownAnswer: [Int] { self.characters.filter(\.passesAppFilter).map(\.id) }
+}
+
+/// The fields of a character that filters and the known answer read.
+public struct CharacterSummary: Sendable, Equatable {
+    public let id: Int
+    public let name: String
+    public let status: String
+    public let species: String
+    public let type: String
+    public let gender: String
+    public let originName: String
+
+    init(_ record: CharacterRecord) {
+        self.id = record.id
+        self.name = record.name
+        self.status = record.status
+        self.species = record.species
+        self.type = record.type
+        self.gender = record.gender
+        self.originName = record.origin.name
+    }
+
+    /// Whether App's filter rule (CONTRACT section 7.3) keeps this character: exact bytes.
+    public var passesAppFilter: Bool {
+        self.species.utf8.elementsEqual("Human".utf8) && self.status.utf8.elementsEqual("Alive".utf8)
+            && self.originName.utf8.starts(with: "Earth (".utf8)
+    }
 }
 
 extension CharacterDataset {
@@ -40,12 +97,11 @@ extension CharacterDataset {
     /// exercise the filter rule (`Earth (C-137)`, plain `Earth`, `Earthworm Moon`, `earth (…)`).
     public static func generate(count: Int, seed: UInt64, linkBase: String = defaultLinkBase) -> CharacterDataset {
         var random = SplitMix64(seed: seed)
-        var characters: [CharacterRecord] = []
-        characters.reserveCapacity(max(0, count))
+        var builder = Builder()
         for id in stride(from: 1, through: count, by: 1) {
-            characters.append(Self.character(id: id, random: &random, linkBase: linkBase, earlier: characters))
+            builder.append(Self.character(id: id, random: &random, linkBase: linkBase, earlier: builder.characters))
         }
-        return CharacterDataset(characters: characters)
+        return CharacterDataset(builder)
     }
 
     private static let firstNames = [
@@ -91,7 +147,7 @@ extension CharacterDataset {
         id: Int,
         random: inout SplitMix64,
         linkBase: String,
-        earlier: [CharacterRecord]
+        earlier: [CharacterSummary]
     ) -> CharacterRecord {
         var name =
             "\(firstNames[Int(random.next() % UInt64(firstNames.count))]) \(lastNames[Int(random.next() % UInt64(lastNames.count))])"

@@ -20,12 +20,6 @@ public struct CharacterRecord: Codable, Sendable, Equatable {
     public var url: String
     public var created: String
 
-    /// Whether App's filter rule (CONTRACT section 7.3) keeps this character: exact bytes.
-    public var passesAppFilter: Bool {
-        self.species.utf8.elementsEqual("Human".utf8) && self.status.utf8.elementsEqual("Alive".utf8)
-            && self.origin.name.utf8.starts(with: "Earth (".utf8)
-    }
-
     /// The JSON object with keys in the real API's order (id, name, status, …, created).
     public func encodedInAPIOrder() -> [UInt8] {
         var json = JSONWriter(capacity: 600)
