@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "rickmorty-api", targets: ["App"]),
         .executable(name: "fake-upstream", targets: ["FakeUpstream"]),
+        .executable(name: "chaos", targets: ["Chaos"]),
     ],
     dependencies: [
         .package(
@@ -78,6 +79,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ChaosKit",
+            dependencies: [
+                "JSONWriting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "Chaos",
+            dependencies: [
+                "ChaosKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "UnitTests",
             dependencies: ["App", "Native", "FakeUpstreamKit", "JSONWriting"],
@@ -87,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "App", "Native", "FakeUpstreamKit",
+                "App", "Native", "FakeUpstreamKit", "ChaosKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import ChaosKit
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Native
+import Testing
+
+extension Integration {
+    @Suite("Chaos: Toxiproxy-compatible proxies over real sockets")
+    struct ChaosProxyTests {
+        /// A chaos control server in-process; the body gets its base URL.
+        private func withChaos<T>(_ body: (String) async throws -> T) async throws -> T {
+            let chaos = ChaosServer(host: "127.0.0.1", port: 0)
+            do {
+                let result = try await Harness.run(
+                    services: { [chaos.service(logger: Harness.quiet, onServerRunning: $0)] },
+                    body: { port in try await body("http://127.0.0.1:\(port)") }
+                )
+                await chaos.registry.stopAll()
+                return result
+            } catch {
+                await chaos.registry.stopAll()
+                throw error
+            }
+        }
+
+        private func send(_ method: HTTPMethod, _ url: String, _ json: String) async throws -> HTTPResult {
+            var request = HTTPClientRequest(url: url)
+            request.method = method
+            request.body = .bytes(ByteBuffer(string: json))
+            let response = try await Harness.http.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            return HTTPResult(status: Int(response.status.code), headers: response.headers, body: String(buffer: body))
+        }
+
+        @Test("create, relay, conflict, disable (refuses and drops), reset, delete — with Toxiproxy's codes and bodies")
+        func lifecycle() async throws {
+            try await Harness.withFakeUpstream(characters: 100) { api, _ in
+                let upstreamPort = try #require(URL(string: api)?.port)
+                try await self.withChaos { chaos in
+                    #expect(try await fetch("\(chaos)/version").json["version"] as? String != nil)
+                    let created = try await self.send(
+                        .POST,
+                        "\(chaos)/proxies",
+                        #"{"name":"upstream","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(upstreamPort)"}"#
+                    )
+                    #expect(created.status == 201)
+                    #expect(created.json["enabled"] as? Bool == true)
+                    #expect((created.json["toxics"] as? [Any])?.isEmpty == true)
+                    let listen = try #require(created.json["listen"] as? String)
+                    #expect(!listen.hasSuffix(":0"), "port 0 is reported as the bound port")
+                    let proxied = "http://\(listen)/api/character?page=2"
+
+                    let direct = try await fetch("\(api)/character?page=2")
+                    let through = try await fetch(proxied)
+                    #expect(through.status == 200)
+                    // Identical bytes, but for the links FakeUpstream builds from the Host it was asked on.
+                    let directAuthority = try #require(URL(string: api).map { "\($0.host ?? ""):\($0.port ?? 0)" })
+                    #expect(through.body.replacingOccurrences(of: listen, with: directAuthority) == direct.body)
+
+                    let conflict = try await self.send(
+                        .POST,
+                        "\(chaos)/proxies",
+                        #"{"name":"upstream","upstream":"127.0.0.1:1"}"#
+                    )
+                    #expect(conflict.status == 409)
+                    #expect(conflict.json["error"] as? String == "proxy already exists")
+                    #expect(conflict.json["status"] as? Int == 409)
+                    #expect(try await self.send(.POST, "\(chaos)/proxies", "{nope").status == 400)
+                    #expect(try await self.send(.POST, "\(chaos)/proxies", #"{"name":"x"}"#).status == 400)
+
+                    let all = try await fetch("\(chaos)/proxies").json
+                    #expect((all["upstream"] as? [String: Any])?["upstream"] as? String == "127.0.0.1:\(upstreamPort)")
+
+                    let disabled = try await self.send(.POST, "\(chaos)/proxies/upstream", #"{"enabled":false}"#)
+                    #expect(disabled.status == 200 && disabled.json["enabled"] as? Bool == false)
+                    await #expect(throws: (any Error).self) { _ = try await fetch(proxied) }
+
+                    #expect(try await self.send(.POST, "\(chaos)/reset", "").status == 204)
+                    #expect(await eventually { (try? await fetch(proxied).status) == 200 })
+
+                    #expect(try await fetch("\(chaos)/proxies/upstream", method: .DELETE).status == 204)
+                    let gone = try await fetch("\(chaos)/proxies/upstream")
+                    #expect(gone.status == 404)
+                    #expect(gone.json["error"] as? String == "proxy not found")
+                }
+            }
+        }
+
+        @Test("a PostgreSQL connection through the proxy works, and disabling the proxy drops it")
+        func postgresThroughProxy() async throws {
+            try await withPostgres { server in
+                try await self.withChaos { chaos in
+                    let created = try await self.send(
+                        .POST,
+                        "\(chaos)/proxies",
+                        #"{"name":"postgres","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(server.port)"}"#
+                    )
+                    let listen = try #require(created.json["listen"] as? String)
+                    let port = try #require(Int(listen.split(separator: ":").last ?? ""))
+                    let connection = try PostgresConnection(
+                        conninfo: "postgres://rm@127.0.0.1:\(port)/postgres",
+                        connectTimeout: 5,
+                        queryTimeout: 5
+                    )
+                    #expect(try connection.query("SELECT 40 + 2", []).first?.first?.int == 42)
+                    _ = try await self.send(.POST, "\(chaos)/proxies/postgres", #"{"enabled":false}"#)
+                    #expect(throws: DatabaseError.self) { _ = try connection.query("SELECT 1", []) }
+                    #expect(connection.isBroken)
+                }
+            }
+        }
+    }
+}
