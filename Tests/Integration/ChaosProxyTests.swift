@@ -113,3 +113,70 @@ extension Integration {
         }
     }
 }
+
+extension Integration.ChaosProxyTests {
+    @Test("a latency toxic delays responses on a live proxy, in Toxiproxy's JSON, and removing it or reset ends it")
+    func latencyToxic() async throws {
+        try await Harness.withFakeUpstream(characters: 50) { api, _ in
+            let upstreamPort = try #require(URL(string: api)?.port)
+            try await self.withChaos { chaos in
+                let created = try await self.send(
+                    .POST,
+                    "\(chaos)/proxies",
+                    #"{"name":"up","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(upstreamPort)"}"#
+                )
+                let listen = try #require(created.json["listen"] as? String)
+                let url = "http://\(listen)/api/character?page=1"
+                #expect(try await fetch(url).status == 200)
+
+                let toxic = try await self.send(
+                    .POST,
+                    "\(chaos)/proxies/up/toxics",
+                    #"{"type":"latency","stream":"downstream","attributes":{"latency":250,"jitter":0}}"#
+                )
+                #expect(toxic.status == 200)
+                #expect(
+                    toxic.body
+                        == #"{"name":"latency_downstream","type":"latency","stream":"downstream","toxicity":1,"attributes":{"jitter":0,"latency":250}}"#
+                )
+                let duplicate = try await self.send(.POST, "\(chaos)/proxies/up/toxics", #"{"type":"latency"}"#)
+                #expect(duplicate.status == 409)
+                #expect(try await self.send(.POST, "\(chaos)/proxies/up/toxics", #"{"type":"teleport"}"#).status == 400)
+                #expect(
+                    try await self.send(
+                        .POST,
+                        "\(chaos)/proxies/up/toxics",
+                        #"{"type":"latency","name":"x","attributes":{"latency":-1}}"#
+                    ).status == 400
+                )
+
+                var started = ContinuousClock.now
+                #expect(try await fetch(url).status == 200)
+                #expect(ContinuousClock.now - started >= .milliseconds(250))
+                let listed = try await fetch("\(chaos)/proxies/up").json["toxics"] as? [[String: Any]]
+                #expect(listed?.first?["name"] as? String == "latency_downstream")
+
+                let updated = try await self.send(
+                    .POST,
+                    "\(chaos)/proxies/up/toxics/latency_downstream",
+                    #"{"attributes":{"latency":400}}"#
+                )
+                #expect((updated.json["attributes"] as? [String: Any])?["latency"] as? Int == 400)
+                started = ContinuousClock.now
+                _ = try await fetch(url)
+                #expect(ContinuousClock.now - started >= .milliseconds(400))
+
+                #expect(try await fetch("\(chaos)/proxies/up/toxics/latency_downstream", method: .DELETE).status == 204)
+                #expect(try await fetch("\(chaos)/proxies/up/toxics/latency_downstream").status == 404)
+                #expect(try await fetch("\(chaos)/proxies/up/toxics").body == "[]")
+                _ = try await self.send(
+                    .POST,
+                    "\(chaos)/proxies/up/toxics",
+                    #"{"type":"latency","attributes":{"latency":100}}"#
+                )
+                #expect(try await self.send(.POST, "\(chaos)/reset", "").status == 204)
+                #expect(try await fetch("\(chaos)/proxies/up/toxics").body == "[]")
+            }
+        }
+    }
+}

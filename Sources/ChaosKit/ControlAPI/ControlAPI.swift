@@ -75,17 +75,69 @@ struct ControlAPI: HTTPResponder {
             try await self.registry.delete(parts[1])
             return Response(status: .noContent)
         case (_, 3, "proxies") where parts[2] == "toxics", (_, 4, "proxies") where parts[2] == "toxics":
-            _ = try await self.registry.proxy(named: parts[1])
-            if request.method == .get && parts.count == 3 {
-                return Self.json(200) {
-                    $0.beginArray()
-                    $0.endArray()
-                }
-            }
-            return Self.error(501, "toxics are not implemented yet")
+            return try await self.toxics(request, proxy: try await self.registry.proxy(named: parts[1]), parts: parts)
         default:
             return Self.error(404, "route not found")
         }
+    }
+
+    /// `/proxies/{name}/toxics[/{toxic}]`.
+    private func toxics(_ request: Request, proxy: Proxy, parts: [String]) async throws -> Response {
+        switch (request.method, parts.count) {
+        case (.get, 3):
+            let toxics = proxy.toxics
+            return Self.json(200) { json in
+                json.beginArray()
+                for toxic in toxics { Self.write(toxic, into: &json) }
+                json.endArray()
+            }
+        case (.post, 3):
+            let spec = try await self.decode(ToxicSpec.self, from: request)
+            guard let type = spec.type else {
+                throw ProxyRegistry.Failure(status: 400, message: "missing required field: type")
+            }
+            let toxic = Toxic(
+                name: spec.name,
+                type: type,
+                stream: spec.stream ?? .downstream,
+                toxicity: spec.toxicity ?? 1,
+                attributes: spec.attributes ?? [:]
+            )
+            try proxy.addToxic(toxic)
+            return Self.json(200) { Self.write(toxic, into: &$0) }
+        case (.get, 4):
+            guard let toxic = proxy.toxics.first(where: { $0.name == parts[3] }) else {
+                throw ProxyRegistry.Failure(status: 404, message: "toxic not found")
+            }
+            return Self.json(200) { Self.write(toxic, into: &$0) }
+        case (.post, 4), (.patch, 4):
+            let spec = try await self.decode(ToxicSpec.self, from: request)
+            let toxic = try proxy.updateToxic(parts[3], toxicity: spec.toxicity, attributes: spec.attributes)
+            return Self.json(200) { Self.write(toxic, into: &$0) }
+        case (.delete, 4):
+            try proxy.removeToxic(parts[3])
+            return Response(status: .noContent)
+        default:
+            return Self.error(405, "method not allowed")
+        }
+    }
+
+    static func write(_ toxic: Toxic, into json: inout JSONWriter) {
+        json.beginObject()
+        json.field("name", toxic.name)
+        json.field("type", toxic.type)
+        json.field("stream", toxic.stream.rawValue)
+        Self.number("toxicity", toxic.toxicity, into: &json)
+        json.key("attributes")
+        json.beginObject()
+        for key in toxic.attributes.keys.sorted() { Self.number(key, toxic.attributes[key] ?? 0, into: &json) }
+        json.endObject()
+        json.endObject()
+    }
+
+    /// Whole numbers as integers, as Toxiproxy's clients (Go structs with int fields) expect them.
+    private static func number(_ key: String, _ value: Double, into json: inout JSONWriter) {
+        if value == value.rounded(), abs(value) < 1e15 { json.field(key, Int(value)) } else { json.field(key, value) }
     }
 
     private func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
@@ -101,6 +153,7 @@ struct ControlAPI: HTTPResponder {
         json.field("enabled", proxy.enabled)
         json.key("toxics")
         json.beginArray()
+        for toxic in proxy.toxics { Self.write(toxic, into: &json) }
         json.endArray()
         json.endObject()
     }

@@ -16,6 +16,7 @@ public final class Proxy: Sendable {
         var enabled = false
         var server: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
+        var toxics: [Toxic] = []
     }
 
     /// Why a proxy could not start.
@@ -40,6 +41,52 @@ public final class Proxy: Sendable {
     public var enabled: Bool { self.state.withLock { $0.enabled } }
     /// Connections open through it now.
     public var connectionCount: Int { self.state.withLock { $0.connections.count } }
+
+    /// The toxics in the order they were added.
+    public var toxics: [Toxic] { self.state.withLock { $0.toxics } }
+
+    /// Adds a toxic; it acts on open connections too.
+    public func addToxic(_ toxic: Toxic) throws(ProxyRegistry.Failure) {
+        if let problem = toxic.problem { throw ProxyRegistry.Failure(status: 400, message: problem) }
+        try self.state.withLock { state throws(ProxyRegistry.Failure) in
+            guard !state.toxics.contains(where: { $0.name == toxic.name }) else {
+                throw ProxyRegistry.Failure(status: 409, message: "toxic already exists")
+            }
+            state.toxics.append(toxic)
+        }
+    }
+
+    /// Replaces a toxic's toxicity and/or attributes.
+    func updateToxic(
+        _ name: String,
+        toxicity: Double?,
+        attributes: [String: Double]?
+    ) throws(ProxyRegistry.Failure) -> Toxic {
+        try self.state.withLock { state throws(ProxyRegistry.Failure) in
+            guard let index = state.toxics.firstIndex(where: { $0.name == name }) else {
+                throw ProxyRegistry.Failure(status: 404, message: "toxic not found")
+            }
+            var toxic = state.toxics[index]
+            if let toxicity { toxic.toxicity = toxicity }
+            if let attributes { toxic.attributes.merge(attributes) { $1 } }
+            if let problem = toxic.problem { throw ProxyRegistry.Failure(status: 400, message: problem) }
+            state.toxics[index] = toxic
+            return toxic
+        }
+    }
+
+    func removeToxic(_ name: String) throws(ProxyRegistry.Failure) {
+        try self.state.withLock { state throws(ProxyRegistry.Failure) in
+            guard let index = state.toxics.firstIndex(where: { $0.name == name }) else {
+                throw ProxyRegistry.Failure(status: 404, message: "toxic not found")
+            }
+            state.toxics.remove(at: index)
+        }
+    }
+
+    func removeAllToxics() {
+        self.state.withLock { $0.toxics.removeAll() }
+    }
 
     /// Binds the listener and starts relaying.
     public func start() async throws {
@@ -95,9 +142,15 @@ public final class Proxy: Sendable {
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .connect(host: host, port: port)
             .flatMapThrowing { server in
+                // Each channel: the toxics for bytes written into it, then its half of the glue.
+                let toxics: @Sendable () -> [Toxic] = { self.toxics }
                 let (toServer, toClient) = GlueHandler.makePair()
-                try client.pipeline.syncOperations.addHandler(toServer)
-                try server.pipeline.syncOperations.addHandler(toClient)
+                try client.pipeline.syncOperations.addHandlers([
+                    ToxicStage(stream: .downstream, toxics: toxics), toServer,
+                ])
+                try server.pipeline.syncOperations.addHandlers([
+                    ToxicStage(stream: .upstream, toxics: toxics), toClient,
+                ])
             }
             .flatMapError { _ in
                 // Upstream refused: the client sees its connection closed, as with Toxiproxy.

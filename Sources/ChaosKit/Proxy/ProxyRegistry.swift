@@ -82,9 +82,12 @@ public actor ProxyRegistry {
         await proxy.stop()
     }
 
-    /// Re-enables every proxy (Toxiproxy's reset also removes toxics).
+    /// Re-enables every proxy and removes every toxic (Toxiproxy's reset).
     public func reset() async {
-        for proxy in self.proxies.values where !proxy.enabled { try? await proxy.start() }
+        for proxy in self.proxies.values {
+            proxy.removeAllToxics()
+            if !proxy.enabled { try? await proxy.start() }
+        }
     }
 
     /// Stops everything (at shutdown).
