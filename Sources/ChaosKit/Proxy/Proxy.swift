@@ -39,8 +39,6 @@ public final class Proxy: Sendable {
     public var listen: String { self.state.withLock { $0.listen } }
     public var upstream: String { self.state.withLock { $0.upstream } }
     public var enabled: Bool { self.state.withLock { $0.enabled } }
-    /// Connections open through it now.
-    public var connectionCount: Int { self.state.withLock { $0.connections.count } }
 
     /// The toxics in the order they were added.
     public var toxics: [Toxic] { self.state.withLock { $0.toxics } }
