@@ -8,7 +8,8 @@ let swiftSettings: [SwiftSetting] = [
 
 /// What every HTTP server library here (FakeUpstreamKit, ChaosKit) builds on.
 let serverLibraryDependencies: [Target.Dependency] = [
-    "JSONWriting",
+    "JSONWriting", "Seeded",
+    .product(name: "Prometheus", package: "swift-prometheus"),
     .product(name: "Hummingbird", package: "hummingbird"),
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOPosix", package: "swift-nio"),
@@ -57,6 +58,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "JSONWriting", swiftSettings: swiftSettings),
+        .target(name: "Seeded", swiftSettings: swiftSettings),
         .executableTarget(
             name: "App",
             dependencies: [
@@ -75,7 +77,7 @@ let package = Package(
         ),
         .target(
             name: "FakeUpstreamKit",
-            dependencies: serverLibraryDependencies + [.product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: serverLibraryDependencies,
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -90,7 +92,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Chaos",
-            dependencies: ["ChaosKit"] + commandDependencies,
+            dependencies: ["ChaosKit", "Native"] + commandDependencies,
             swiftSettings: swiftSettings
         ),
         .testTarget(

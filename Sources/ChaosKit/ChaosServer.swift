@@ -4,13 +4,22 @@ import ServiceLifecycle
 
 /// The chaos proxy's control server as a service; tests run it in-process on port 0.
 public struct ChaosServer: Sendable {
-    public let registry = ProxyRegistry()
+    public let registry: ProxyRegistry
     public let host: String
     public let port: Int
+    /// Required as `Authorization: Bearer …` on requests that change state, when set.
+    public let token: String?
 
-    public init(host: String = "127.0.0.1", port: Int = 8474) {
+    public init(host: String = "127.0.0.1", port: Int = 8474, token: String? = nil, seed: UInt64 = 0) {
         self.host = host
         self.port = port
+        self.token = token
+        self.registry = ProxyRegistry(environment: ProxyEnvironment(seed: seed))
+    }
+
+    /// Whether `host` only accepts connections from this machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// The control API service; `onServerRunning` receives its bound port.
@@ -19,7 +28,7 @@ public struct ChaosServer: Sendable {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         Application(
-            responder: ControlAPI(registry: self.registry),
+            responder: ControlAPI(registry: self.registry, token: self.token),
             configuration: .init(address: .hostname(self.host, port: self.port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger

@@ -38,7 +38,7 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(self.kind.rawValue): \(self.message)" }
 }
 
-/// Blocking HTTP GET over libcurl. Each call uses its own easy handle, so the type holds no
+/// Blocking HTTP over libcurl. Each call uses its own easy handle, so the type holds no
 /// state and may be called from several threads at once.
 public struct CurlHTTPClient: Sendable {
     /// Creates a client; libcurl's global state is initialised once per process.
@@ -55,6 +55,17 @@ public struct CurlHTTPClient: Sendable {
     ///   - timeout: total time allowed for the exchange, in seconds.
     ///   - headers: request headers as `Name: value` pairs.
     public func get(_ url: String, timeout: Double, headers: [(String, String)] = []) throws -> HTTPExchange {
+        try self.request("GET", url, body: nil, timeout: timeout, headers: headers)
+    }
+
+    /// Performs any method, with an optional body, and returns whatever status the server sent.
+    public func request(
+        _ method: String,
+        _ url: String,
+        body: String?,
+        timeout: Double,
+        headers: [(String, String)] = []
+    ) throws -> HTTPExchange {
         guard let handle = curl_easy_init() else {
             throw HTTPTransportError(kind: .other, message: "curl_easy_init failed")
         }
@@ -76,6 +87,11 @@ public struct CurlHTTPClient: Sendable {
         _ = ccurl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "")
         _ = ccurl_setopt_string(handle, CURLOPT_USERAGENT, "rickmorty-api/1 (libcurl)")
         _ = ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
+        if method != "GET" { _ = ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, method) }
+        if let body {
+            _ = ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.utf8.count)
+            _ = ccurl_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, body)
+        }
         _ = ccurl_setopt_write_function(handle, curlWriteBody)
         _ = ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, unmanaged.toOpaque())
         _ = ccurl_setopt_header_function(handle, curlWriteHeader)

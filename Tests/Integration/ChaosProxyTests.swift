@@ -9,38 +9,13 @@ import Testing
 extension Integration {
     @Suite("Chaos: Toxiproxy-compatible proxies over real sockets")
     struct ChaosProxyTests {
-        /// A chaos control server in-process; the body gets its base URL.
-        private func withChaos<T>(_ body: (String) async throws -> T) async throws -> T {
-            let chaos = ChaosServer(host: "127.0.0.1", port: 0)
-            do {
-                let result = try await Harness.run(
-                    services: { [chaos.service(logger: Harness.quiet, onServerRunning: $0)] },
-                    body: { port in try await body("http://127.0.0.1:\(port)") }
-                )
-                await chaos.registry.stopAll()
-                return result
-            } catch {
-                await chaos.registry.stopAll()
-                throw error
-            }
-        }
-
-        private func send(_ method: HTTPMethod, _ url: String, _ json: String) async throws -> HTTPResult {
-            var request = HTTPClientRequest(url: url)
-            request.method = method
-            request.body = .bytes(ByteBuffer(string: json))
-            let response = try await Harness.http.execute(request, timeout: .seconds(10))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            return HTTPResult(status: Int(response.status.code), headers: response.headers, body: String(buffer: body))
-        }
-
         @Test("create, relay, conflict, disable (refuses and drops), reset, delete — with Toxiproxy's codes and bodies")
         func lifecycle() async throws {
             try await Harness.withFakeUpstream(characters: 100) { api, _ in
                 let upstreamPort = try #require(URL(string: api)?.port)
-                try await self.withChaos { chaos in
+                try await Harness.withChaos { chaos in
                     #expect(try await fetch("\(chaos)/version").json["version"] as? String != nil)
-                    let created = try await self.send(
+                    let created = try await Harness.send(
                         .POST,
                         "\(chaos)/proxies",
                         #"{"name":"upstream","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(upstreamPort)"}"#
@@ -59,7 +34,7 @@ extension Integration {
                     let directAuthority = try #require(URL(string: api).map { "\($0.host ?? ""):\($0.port ?? 0)" })
                     #expect(through.body.replacingOccurrences(of: listen, with: directAuthority) == direct.body)
 
-                    let conflict = try await self.send(
+                    let conflict = try await Harness.send(
                         .POST,
                         "\(chaos)/proxies",
                         #"{"name":"upstream","upstream":"127.0.0.1:1"}"#
@@ -67,17 +42,17 @@ extension Integration {
                     #expect(conflict.status == 409)
                     #expect(conflict.json["error"] as? String == "proxy already exists")
                     #expect(conflict.json["status"] as? Int == 409)
-                    #expect(try await self.send(.POST, "\(chaos)/proxies", "{nope").status == 400)
-                    #expect(try await self.send(.POST, "\(chaos)/proxies", #"{"name":"x"}"#).status == 400)
+                    #expect(try await Harness.send(.POST, "\(chaos)/proxies", "{nope").status == 400)
+                    #expect(try await Harness.send(.POST, "\(chaos)/proxies", #"{"name":"x"}"#).status == 400)
 
                     let all = try await fetch("\(chaos)/proxies").json
                     #expect((all["upstream"] as? [String: Any])?["upstream"] as? String == "127.0.0.1:\(upstreamPort)")
 
-                    let disabled = try await self.send(.POST, "\(chaos)/proxies/upstream", #"{"enabled":false}"#)
+                    let disabled = try await Harness.send(.POST, "\(chaos)/proxies/upstream", #"{"enabled":false}"#)
                     #expect(disabled.status == 200 && disabled.json["enabled"] as? Bool == false)
                     await #expect(throws: (any Error).self) { _ = try await fetch(proxied) }
 
-                    #expect(try await self.send(.POST, "\(chaos)/reset", "").status == 204)
+                    #expect(try await Harness.send(.POST, "\(chaos)/reset", "").status == 204)
                     #expect(await eventually { (try? await fetch(proxied).status) == 200 })
 
                     #expect(try await fetch("\(chaos)/proxies/upstream", method: .DELETE).status == 204)
@@ -91,8 +66,8 @@ extension Integration {
         @Test("a PostgreSQL connection through the proxy works, and disabling the proxy drops it")
         func postgresThroughProxy() async throws {
             try await withPostgres { server in
-                try await self.withChaos { chaos in
-                    let created = try await self.send(
+                try await Harness.withChaos { chaos in
+                    let created = try await Harness.send(
                         .POST,
                         "\(chaos)/proxies",
                         #"{"name":"postgres","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(server.port)"}"#
@@ -105,7 +80,7 @@ extension Integration {
                         queryTimeout: 5
                     )
                     #expect(try connection.query("SELECT 40 + 2", []).first?.first?.int == 42)
-                    _ = try await self.send(.POST, "\(chaos)/proxies/postgres", #"{"enabled":false}"#)
+                    _ = try await Harness.send(.POST, "\(chaos)/proxies/postgres", #"{"enabled":false}"#)
                     #expect(throws: DatabaseError.self) { _ = try connection.query("SELECT 1", []) }
                     #expect(connection.isBroken)
                 }
@@ -119,8 +94,8 @@ extension Integration.ChaosProxyTests {
     func latencyToxic() async throws {
         try await Harness.withFakeUpstream(characters: 50) { api, _ in
             let upstreamPort = try #require(URL(string: api)?.port)
-            try await self.withChaos { chaos in
-                let created = try await self.send(
+            try await Harness.withChaos { chaos in
+                let created = try await Harness.send(
                     .POST,
                     "\(chaos)/proxies",
                     #"{"name":"up","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(upstreamPort)"}"#
@@ -129,7 +104,7 @@ extension Integration.ChaosProxyTests {
                 let url = "http://\(listen)/api/character?page=1"
                 #expect(try await fetch(url).status == 200)
 
-                let toxic = try await self.send(
+                let toxic = try await Harness.send(
                     .POST,
                     "\(chaos)/proxies/up/toxics",
                     #"{"type":"latency","stream":"downstream","attributes":{"latency":250,"jitter":0}}"#
@@ -139,11 +114,13 @@ extension Integration.ChaosProxyTests {
                     toxic.body
                         == #"{"name":"latency_downstream","type":"latency","stream":"downstream","toxicity":1,"attributes":{"jitter":0,"latency":250}}"#
                 )
-                let duplicate = try await self.send(.POST, "\(chaos)/proxies/up/toxics", #"{"type":"latency"}"#)
+                let duplicate = try await Harness.send(.POST, "\(chaos)/proxies/up/toxics", #"{"type":"latency"}"#)
                 #expect(duplicate.status == 409)
-                #expect(try await self.send(.POST, "\(chaos)/proxies/up/toxics", #"{"type":"teleport"}"#).status == 400)
                 #expect(
-                    try await self.send(
+                    try await Harness.send(.POST, "\(chaos)/proxies/up/toxics", #"{"type":"teleport"}"#).status == 400
+                )
+                #expect(
+                    try await Harness.send(
                         .POST,
                         "\(chaos)/proxies/up/toxics",
                         #"{"type":"latency","name":"x","attributes":{"latency":-1}}"#
@@ -156,7 +133,7 @@ extension Integration.ChaosProxyTests {
                 let listed = try await fetch("\(chaos)/proxies/up").json["toxics"] as? [[String: Any]]
                 #expect(listed?.first?["name"] as? String == "latency_downstream")
 
-                let updated = try await self.send(
+                let updated = try await Harness.send(
                     .POST,
                     "\(chaos)/proxies/up/toxics/latency_downstream",
                     #"{"attributes":{"latency":400}}"#
@@ -169,12 +146,12 @@ extension Integration.ChaosProxyTests {
                 #expect(try await fetch("\(chaos)/proxies/up/toxics/latency_downstream", method: .DELETE).status == 204)
                 #expect(try await fetch("\(chaos)/proxies/up/toxics/latency_downstream").status == 404)
                 #expect(try await fetch("\(chaos)/proxies/up/toxics").body == "[]")
-                _ = try await self.send(
+                _ = try await Harness.send(
                     .POST,
                     "\(chaos)/proxies/up/toxics",
                     #"{"type":"latency","attributes":{"latency":100}}"#
                 )
-                #expect(try await self.send(.POST, "\(chaos)/reset", "").status == 204)
+                #expect(try await Harness.send(.POST, "\(chaos)/reset", "").status == 204)
                 #expect(try await fetch("\(chaos)/proxies/up/toxics").body == "[]")
             }
         }

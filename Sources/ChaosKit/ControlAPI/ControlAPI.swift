@@ -2,16 +2,26 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import JSONWriting
+import Prometheus
 
 /// The Toxiproxy-compatible control API: `/version`, `/proxies`, `/proxies/{name}`, `/populate`,
-/// `/reset`, with Toxiproxy's status codes and `{"error": …, "status": …}` bodies.
+/// `/reset`, `/proxies/{name}/toxics[/{toxic}]`, with Toxiproxy's status codes and
+/// `{"error": …, "status": …}` bodies; plus our own `/events`, `/seed`, `/metrics` and
+/// `DELETE /proxies/{name}/connections`.
 struct ControlAPI: HTTPResponder {
     typealias Context = BasicRequestContext
 
     let registry: ProxyRegistry
+    /// When set, every request that changes state needs `Authorization: Bearer <token>`.
+    let token: String?
     static let version = "2.12.0-chaos"
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        if let token = self.token, request.method != .get, request.method != .head,
+            request.headers[.authorization] != "Bearer \(token)"
+        {
+            return Self.error(401, "missing or wrong bearer token")
+        }
         do {
             return try await self.route(request)
         } catch let failure as ProxyRegistry.Failure {
@@ -64,6 +74,29 @@ struct ControlAPI: HTTPResponder {
         case (.post, 1, "reset"):
             await self.registry.reset()
             return Response(status: .noContent)
+        case (.get, 1, "events"):
+            return self.events(request)
+        case (.get, 1, "seed"):
+            return self.seed()
+        case (.put, 1, "seed"), (.post, 1, "seed"):
+            struct Body: Decodable { var seed: UInt64 }
+            await self.registry.reseed(try await self.decode(Body.self, from: request).seed)
+            return self.seed()
+        case (.get, 1, "metrics"):
+            var buffer: [UInt8] = []
+            self.registry.environment.metrics.registry.emit(into: &buffer)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        case (.delete, 3, "proxies") where parts[2] == "connections":
+            let proxy = try await self.registry.proxy(named: parts[1])
+            let reset = request.uri.queryParameters.get("reset") != "false"
+            let dropped = await proxy.dropConnections(reset: reset)
+            return Self.json(200) {
+                $0.beginObject()
+                $0.field("dropped", dropped)
+                $0.endObject()
+            }
         case (.get, 2, "proxies"):
             let proxy = try await self.registry.proxy(named: parts[1])
             return Self.json(200) { Self.write(proxy, into: &$0) }
@@ -88,7 +121,7 @@ struct ControlAPI: HTTPResponder {
             let toxics = proxy.toxics
             return Self.json(200) { json in
                 json.beginArray()
-                for toxic in toxics { Self.write(toxic, into: &json) }
+                for toxic in toxics { toxic.write(into: &json) }
                 json.endArray()
             }
         case (.post, 3):
@@ -96,48 +129,52 @@ struct ControlAPI: HTTPResponder {
             guard let type = spec.type else {
                 throw ProxyRegistry.Failure(status: 400, message: "missing required field: type")
             }
-            let toxic = Toxic(
-                name: spec.name,
-                type: type,
-                stream: spec.stream ?? .downstream,
-                toxicity: spec.toxicity ?? 1,
-                attributes: spec.attributes ?? [:]
-            )
-            try proxy.addToxic(toxic)
-            return Self.json(200) { Self.write(toxic, into: &$0) }
+            let toxic = try await proxy.addToxic(try spec.toxic(type: type))
+            return Self.json(200) { toxic.write(into: &$0) }
         case (.get, 4):
             guard let toxic = proxy.toxics.first(where: { $0.name == parts[3] }) else {
                 throw ProxyRegistry.Failure(status: 404, message: "toxic not found")
             }
-            return Self.json(200) { Self.write(toxic, into: &$0) }
+            return Self.json(200) { toxic.write(into: &$0) }
         case (.post, 4), (.patch, 4):
             let spec = try await self.decode(ToxicSpec.self, from: request)
-            let toxic = try proxy.updateToxic(parts[3], toxicity: spec.toxicity, attributes: spec.attributes)
-            return Self.json(200) { Self.write(toxic, into: &$0) }
+            let toxic = try await proxy.updateToxic(parts[3], with: spec)
+            return Self.json(200) { toxic.write(into: &$0) }
         case (.delete, 4):
-            try proxy.removeToxic(parts[3])
+            try await proxy.removeToxic(parts[3])
             return Response(status: .noContent)
         default:
             return Self.error(405, "method not allowed")
         }
     }
 
-    static func write(_ toxic: Toxic, into json: inout JSONWriter) {
-        json.beginObject()
-        json.field("name", toxic.name)
-        json.field("type", toxic.type)
-        json.field("stream", toxic.stream.rawValue)
-        Self.number("toxicity", toxic.toxicity, into: &json)
-        json.key("attributes")
-        json.beginObject()
-        for key in toxic.attributes.keys.sorted() { Self.number(key, toxic.attributes[key] ?? 0, into: &json) }
-        json.endObject()
-        json.endObject()
+    /// `GET /events?after=N&proxy=NAME`: the decision journal, oldest first.
+    private func events(_ request: Request) -> Response {
+        let after = Int(request.uri.queryParameters.get("after") ?? "") ?? 0
+        let proxy = request.uri.queryParameters.get("proxy")
+        let events = self.registry.environment.journal.events(after: after, proxy: proxy)
+        return Self.json(200) { json in
+            json.beginObject()
+            Self.seed(self.registry.environment.seed, into: &json)
+            json.key("events")
+            json.beginArray()
+            for event in events { EventJournal.write(event, into: &json) }
+            json.endArray()
+            json.endObject()
+        }
     }
 
-    /// Whole numbers as integers, as Toxiproxy's clients (Go structs with int fields) expect them.
-    private static func number(_ key: String, _ value: Double, into json: inout JSONWriter) {
-        if value == value.rounded(), abs(value) < 1e15 { json.field(key, Int(value)) } else { json.field(key, value) }
+    /// The seed as a JSON number, or as a string when it is beyond what JSON numbers hold exactly.
+    private static func seed(_ seed: UInt64, into json: inout JSONWriter) {
+        if seed < 1 << 53 { json.field("seed", Int(seed)) } else { json.field("seed", String(seed)) }
+    }
+
+    private func seed() -> Response {
+        Self.json(200) {
+            $0.beginObject()
+            Self.seed(self.registry.environment.seed, into: &$0)
+            $0.endObject()
+        }
     }
 
     private func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
@@ -153,7 +190,7 @@ struct ControlAPI: HTTPResponder {
         json.field("enabled", proxy.enabled)
         json.key("toxics")
         json.beginArray()
-        for toxic in proxy.toxics { Self.write(toxic, into: &json) }
+        for toxic in proxy.toxics { toxic.write(into: &json) }
         json.endArray()
         json.endObject()
     }

@@ -1,12 +1,15 @@
 import NIOCore
 import NIOPosix
+import Prometheus
 import Synchronization
 
 /// One proxy: a listener on `listen` that relays every accepted connection to `upstream`, byte
-/// for byte, in both directions (Toxiproxy's model). Disabling it closes the listener and every
-/// open connection.
+/// for byte, in both directions (Toxiproxy's model), through its toxics. Disabling it closes the
+/// listener and every open connection.
 public final class Proxy: Sendable {
     public let name: String
+    let environment: ProxyEnvironment
+    let series: ChaosMetrics.ProxySeries
     private let group: any EventLoopGroup
     private let state: Mutex<State>
 
@@ -15,8 +18,12 @@ public final class Proxy: Sendable {
         var upstream: String
         var enabled = false
         var server: (any Channel)?
-        var connections: [ObjectIdentifier: any Channel] = [:]
+        var links: [Int: NIOLoopBound<Link>] = [:]
+        var nextLink = 1
         var toxics: [Toxic] = []
+        /// Bumped on every change, so a TTL only removes the toxic it was set for.
+        var toxicVersions: [String: Int] = [:]
+        var version = 0
     }
 
     /// Why a proxy could not start.
@@ -28,9 +35,12 @@ public final class Proxy: Sendable {
         name: String,
         listen: String,
         upstream: String,
+        environment: ProxyEnvironment = ProxyEnvironment(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.name = name
+        self.environment = environment
+        self.series = environment.metrics.series(proxy: name)
         self.group = group
         self.state = Mutex(State(listen: listen, upstream: upstream))
     }
@@ -43,48 +53,105 @@ public final class Proxy: Sendable {
     /// The toxics in the order they were added.
     public var toxics: [Toxic] { self.state.withLock { $0.toxics } }
 
-    /// Adds a toxic; it acts on open connections too.
-    public func addToxic(_ toxic: Toxic) throws(ProxyRegistry.Failure) {
-        if let problem = toxic.problem { throw ProxyRegistry.Failure(status: 400, message: problem) }
-        try self.state.withLock { state throws(ProxyRegistry.Failure) in
+    // MARK: - Toxics
+
+    /// Adds a toxic; it acts on open connections too, from the moment this returns.
+    @discardableResult
+    public func addToxic(_ toxic: Toxic) async throws(ProxyRegistry.Failure) -> Toxic {
+        let toxic = try toxic.validated()
+        let version = try self.state.withLock { state throws(ProxyRegistry.Failure) in
             guard !state.toxics.contains(where: { $0.name == toxic.name }) else {
                 throw ProxyRegistry.Failure(status: 409, message: "toxic already exists")
             }
             state.toxics.append(toxic)
+            return Self.bump(toxic.name, &state)
         }
+        self.expire(toxic, version: version)
+        await self.refreshLinks()
+        return toxic
     }
 
-    /// Replaces a toxic's toxicity and/or attributes.
-    func updateToxic(
-        _ name: String,
-        toxicity: Double?,
-        attributes: [String: Double]?
-    ) throws(ProxyRegistry.Failure) -> Toxic {
-        try self.state.withLock { state throws(ProxyRegistry.Failure) in
+    /// Replaces a toxic's toxicity, attributes (merged) and/or ttl.
+    func updateToxic(_ name: String, with spec: ToxicSpec) async throws(ProxyRegistry.Failure) -> Toxic {
+        let (toxic, version) = try self.state.withLock { state throws(ProxyRegistry.Failure) in
             guard let index = state.toxics.firstIndex(where: { $0.name == name }) else {
                 throw ProxyRegistry.Failure(status: 404, message: "toxic not found")
             }
             var toxic = state.toxics[index]
-            if let toxicity { toxic.toxicity = toxicity }
-            if let attributes { toxic.attributes.merge(attributes) { $1 } }
-            if let problem = toxic.problem { throw ProxyRegistry.Failure(status: 400, message: problem) }
+            if let toxicity = spec.toxicity { toxic.toxicity = toxicity }
+            if let stream = try spec.parsedStream() { toxic.stream = stream }
+            if let attributes = spec.attributes { toxic.attributes.merge(attributes) { $1 } }
+            if let ttl = spec.ttl { toxic.ttl = ttl }
+            toxic = try toxic.validated()
             state.toxics[index] = toxic
-            return toxic
+            return (toxic, Self.bump(name, &state))
         }
+        self.expire(toxic, version: version)
+        await self.refreshLinks()
+        return toxic
     }
 
-    func removeToxic(_ name: String) throws(ProxyRegistry.Failure) {
+    func removeToxic(_ name: String) async throws(ProxyRegistry.Failure) {
         try self.state.withLock { state throws(ProxyRegistry.Failure) in
             guard let index = state.toxics.firstIndex(where: { $0.name == name }) else {
                 throw ProxyRegistry.Failure(status: 404, message: "toxic not found")
             }
             state.toxics.remove(at: index)
+            Self.bump(name, &state)
+        }
+        await self.refreshLinks()
+    }
+
+    func removeAllToxics() async {
+        self.state.withLock { state in
+            for toxic in state.toxics { Self.bump(toxic.name, &state) }
+            state.toxics.removeAll()
+        }
+        await self.refreshLinks()
+    }
+
+    @discardableResult
+    private static func bump(_ name: String, _ state: inout State) -> Int {
+        state.version += 1
+        state.toxicVersions[name] = state.version
+        return state.version
+    }
+
+    /// Removes the toxic when its ttl runs out, unless it was changed or replaced meanwhile.
+    private func expire(_ toxic: Toxic, version: Int) {
+        guard let ttl = toxic.ttl else { return }
+        self.group.next().scheduleTask(in: .nanoseconds(Int64(ttl * 1_000_000))) {
+            let current = self.state.withLock { $0.toxicVersions[toxic.name] == version }
+            guard current else { return }
+            Task { try? await self.removeToxic(toxic.name) }
         }
     }
 
-    func removeAllToxics() {
-        self.state.withLock { $0.toxics.removeAll() }
+    /// Tells every open connection that the toxic list changed, and waits until each has acted
+    /// on it: a client that adds a toxic and then sends bytes sees them affected.
+    private func refreshLinks() async {
+        let links = self.state.withLock { Array($0.links.values) }
+        for link in links {
+            try? await link.eventLoop.submit { link.value.refresh() }.get()
+        }
     }
+
+    /// Drops every open connection now (RST to clients unless `reset` is false); the listener
+    /// stays up. Returns how many were dropped.
+    public func dropConnections(reset: Bool) async -> Int {
+        let links = self.state.withLock { Array($0.links.values) }
+        for link in links {
+            try? await link.eventLoop.submit { link.value.drop(reset: reset, immediately: true) }.get()
+        }
+        return links.count
+    }
+
+    /// Starts numbering connections from 1 again (with a new seed, replays start over).
+    func restartNumbering() {
+        self.state.withLock { $0.nextLink = 1 }
+    }
+
+    // MARK: - Lifecycle
 
     /// Binds the listener and starts relaying.
     public func start() async throws {
@@ -94,6 +161,7 @@ public final class Proxy: Sendable {
             server = try await ServerBootstrap(group: self.group)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { child in self.relay(child) }
                 .bind(host: host, port: port)
                 .get()
@@ -110,16 +178,16 @@ public final class Proxy: Sendable {
 
     /// Closes the listener and every open connection.
     public func stop() async {
-        let (server, connections) = self.state.withLock { state in
+        let (server, links) = self.state.withLock { state in
             state.enabled = false
             defer {
                 state.server = nil
-                state.connections.removeAll()
+                state.links.removeAll()
             }
-            return (state.server, Array(state.connections.values))
+            return (state.server, Array(state.links.values))
         }
         try? await server?.close()
-        for connection in connections { try? await connection.close() }
+        for link in links { try? await link.eventLoop.flatSubmit { link.value.client.close() }.get() }
     }
 
     /// Points new connections at another upstream.
@@ -133,22 +201,30 @@ public final class Proxy: Sendable {
     private func relay(_ client: any Channel) -> EventLoopFuture<Void> {
         let upstream = self.upstream
         guard let (host, port) = try? Self.split(upstream) else { return client.close() }
-        let tracked = ObjectIdentifier(client)
-        self.state.withLock { $0.connections[tracked] = client }
-        client.closeFuture.whenComplete { _ in self.state.withLock { _ = $0.connections.removeValue(forKey: tracked) } }
+        let id = self.state.withLock { state in
+            defer { state.nextLink += 1 }
+            return state.nextLink
+        }
+        let link = Link(id: id, proxy: self, client: client)
+        self.state.withLock { $0.links[id] = NIOLoopBound(link, eventLoop: client.eventLoop) }
+        self.series.connections.increment()
+        self.series.active.increment()
+        client.closeFuture.whenComplete { _ in
+            self.series.active.decrement()
+            self.state.withLock { _ = $0.links.removeValue(forKey: id) }
+        }
+        let bound = NIOLoopBound(link, eventLoop: client.eventLoop)
         return ClientBootstrap(group: client.eventLoop)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port)
             .flatMapThrowing { server in
                 // Each channel: the toxics for bytes written into it, then its half of the glue.
-                let toxics: @Sendable () -> [Toxic] = { self.toxics }
+                let link = bound.value
                 let (toServer, toClient) = GlueHandler.makePair()
-                try client.pipeline.syncOperations.addHandlers([
-                    ToxicStage(stream: .downstream, toxics: toxics), toServer,
-                ])
-                try server.pipeline.syncOperations.addHandlers([
-                    ToxicStage(stream: .upstream, toxics: toxics), toClient,
-                ])
+                try client.pipeline.syncOperations.addHandlers([link.toClient, toServer])
+                try server.pipeline.syncOperations.addHandlers([link.toServer, toClient])
+                link.connected(to: server)
             }
             .flatMapError { _ in
                 // Upstream refused: the client sees its connection closed, as with Toxiproxy.

@@ -1,8 +1,13 @@
+import Foundation
+
 /// The proxies by name, with Toxiproxy's rules for creating, changing and removing them.
 public actor ProxyRegistry {
     private var proxies: [String: Proxy] = [:]
+    public nonisolated let environment: ProxyEnvironment
 
-    public init() {}
+    public init(environment: ProxyEnvironment = ProxyEnvironment()) {
+        self.environment = environment
+    }
 
     /// What a client asks for when creating or changing a proxy.
     public struct Spec: Codable, Sendable {
@@ -10,6 +15,8 @@ public actor ProxyRegistry {
         public var listen: String?
         public var upstream: String?
         public var enabled: Bool?
+        /// Toxics to add at creation (our extension: Toxiproxy's config files cannot hold toxics).
+        var toxics: [ToxicSpec]?
 
         public init(name: String? = nil, listen: String? = nil, upstream: String? = nil, enabled: Bool? = nil) {
             self.name = name
@@ -20,9 +27,10 @@ public actor ProxyRegistry {
     }
 
     /// A failure with the HTTP status Toxiproxy answers it with.
-    public struct Failure: Error, Equatable {
+    public struct Failure: Error, Equatable, CustomStringConvertible {
         public let status: Int
         public let message: String
+        public var description: String { self.message }
     }
 
     public var all: [Proxy] { self.proxies.values.sorted { $0.name < $1.name } }
@@ -48,7 +56,11 @@ public actor ProxyRegistry {
         } catch {
             throw Failure(status: 400, message: "\(error)")
         }
-        let proxy = Proxy(name: name, listen: listen, upstream: upstream)
+        let proxy = Proxy(name: name, listen: listen, upstream: upstream, environment: self.environment)
+        for spec in spec.toxics ?? [] {
+            guard let type = spec.type else { throw Failure(status: 400, message: "missing required field: type") }
+            try await proxy.addToxic(try spec.toxic(type: type))
+        }
         if spec.enabled ?? true {
             do {
                 try await proxy.start()
@@ -85,8 +97,36 @@ public actor ProxyRegistry {
     /// Re-enables every proxy and removes every toxic (Toxiproxy's reset).
     public func reset() async {
         for proxy in self.proxies.values {
-            proxy.removeAllToxics()
+            await proxy.removeAllToxics()
             if !proxy.enabled { try? await proxy.start() }
+        }
+    }
+
+    /// Sets the seed every random decision derives from; connection numbers start again at 1
+    /// and the journal is cleared, so what follows can be replayed with the same seed.
+    public func reseed(_ seed: UInt64) {
+        self.environment.seed = seed
+        self.environment.journal.clear()
+        for proxy in self.proxies.values { proxy.restartNumbering() }
+    }
+
+    /// Creates the proxies (and their toxics) listed in a JSON file: Toxiproxy's config format,
+    /// which may also carry `toxics`. On any error nothing is left half-created.
+    public func load(configFile path: String) async throws {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw Failure(status: 400, message: "cannot read the file")
+        }
+        let specs: [Spec]
+        do { specs = try JSONDecoder().decode([Spec].self, from: data) } catch {
+            throw Failure(status: 400, message: "not a JSON array of proxies: \(error)")
+        }
+        var created: [String] = []
+        do {
+            for spec in specs { created.append(try await self.create(spec).name) }
+        } catch {
+            for name in created { try? await self.delete(name) }
+            throw error
         }
     }
 

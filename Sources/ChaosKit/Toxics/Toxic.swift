@@ -1,6 +1,9 @@
-/// A fault on one direction of a proxy's connections, in Toxiproxy's shape:
+import JSONWriting
+
+/// A fault on a proxy's connections, in Toxiproxy's shape:
 /// `{"name": "latency_downstream", "type": "latency", "stream": "downstream", "toxicity": 1,
-///   "attributes": {"latency": 100, "jitter": 10}}`.
+///   "attributes": {"latency": 100, "jitter": 10}}`, plus an optional `ttl` (milliseconds)
+/// after which the toxic removes itself.
 public struct Toxic: Codable, Sendable, Equatable {
     /// `downstream`: server → client; `upstream`: client → server.
     public enum Stream: String, Codable, Sendable {
@@ -12,41 +15,115 @@ public struct Toxic: Codable, Sendable, Equatable {
     public var stream: Stream
     /// The chance (0…1) that a connection gets this toxic, decided once per connection.
     public var toxicity: Double
-    public var attributes: [String: Double]
-
-    /// Toxic types built so far, with their attributes' defaults (Toxiproxy's names and units).
-    static let supported: [String: [String: Double]] = [
-        "latency": ["latency": 0, "jitter": 0]
-    ]
+    public var attributes: [String: AttributeValue]
+    /// Milliseconds after which the toxic removes itself; nil = until removed.
+    public var ttl: Double?
 
     public init(
         name: String? = nil,
         type: String,
         stream: Stream = .downstream,
         toxicity: Double = 1,
-        attributes: [String: Double] = [:]
+        attributes: [String: AttributeValue] = [:],
+        ttl: Double? = nil
     ) {
         self.name = name ?? "\(type)_\(stream.rawValue)"
         self.type = type
         self.stream = stream
         self.toxicity = toxicity
         self.attributes = attributes
+        self.ttl = ttl
     }
 
-    /// Why the toxic cannot be used, or nil.
-    var problem: String? {
-        guard let defaults = Self.supported[self.type] else { return "unsupported toxic type: \(self.type)" }
-        if !(0...1).contains(self.toxicity) { return "toxicity must be between 0 and 1" }
-        for (key, value) in self.attributes {
-            guard defaults[key] != nil else { return "unknown attribute for \(self.type): \(key)" }
-            if value < 0 || !value.isFinite { return "\(key) must be a non-negative number" }
+    /// Every toxic type with its attributes' defaults: Toxiproxy's names and units first, then
+    /// the HTTP- and PostgreSQL-aware ones.
+    static let schema: [String: [String: AttributeValue]] = {
+        let matchers: [String: AttributeValue] = [
+            "method": .string(""), "path_prefix": .string(""), "query": .string(""), "probability": .number(1),
+        ]
+        return [
+            "latency": ["latency": .number(0), "jitter": .number(0)],
+            "bandwidth": ["rate": .number(0)],
+            "slow_close": ["delay": .number(0)],
+            "timeout": ["timeout": .number(0)],
+            "reset_peer": ["timeout": .number(0)],
+            "slicer": ["average_size": .number(0), "size_variation": .number(0), "delay": .number(0)],
+            "limit_data": ["bytes": .number(0)],
+            "http_status": matchers.merging([
+                "status": .number(503), "retry_after": .string(""), "body": .string(""), "headers": .table([:]),
+            ]) { $1 },
+            "http_delay": matchers.merging(["delay": .number(0), "target": .string("headers")]) { $1 },
+            "http_reset": matchers.merging(["after_bytes": .number(0)]) { $1 },
+            "pg_drop_startup": ["reset": .number(0)],
+            "pg_drop_in_transaction": ["reset": .number(0)],
+            "pg_drop_after_rows": ["rows": .number(1), "reset": .number(0)],
+            "pg_drop_after_commit": ["reset": .number(0)],
+            "pg_error": [
+                "sqlstate": .string("57P01"), "message": .string(""), "severity": .string(""),
+                "phase": .string("query"), "match": .string(""), "probability": .number(1),
+            ],
+        ]
+    }()
+
+    /// Checks the toxic and fills in the defaults of attributes it leaves out; numbers given for
+    /// string attributes (`"retry_after": 5`) become strings.
+    func validated() throws(ProxyRegistry.Failure) -> Toxic {
+        func failure(_ message: String) -> ProxyRegistry.Failure {
+            ProxyRegistry.Failure(status: 400, message: message)
         }
-        return nil
+        guard let defaults = Self.schema[self.type] else { throw failure("unsupported toxic type: \(self.type)") }
+        guard !self.name.isEmpty else { throw failure("toxic name must not be empty") }
+        guard (0...1).contains(self.toxicity) else { throw failure("toxicity must be between 0 and 1") }
+        if let ttl = self.ttl, !(ttl > 0 && ttl.isFinite) {
+            throw failure("ttl must be a positive number of milliseconds")
+        }
+        var toxic = self
+        for (key, value) in self.attributes {
+            guard let fallback = defaults[key] else { throw failure("unknown attribute for \(self.type): \(key)") }
+            switch (fallback, value) {
+            case (.number, .number(let number)):
+                guard number >= 0, number.isFinite else { throw failure("\(key) must be a non-negative number") }
+            case (.string, .number(let number)) where number >= 0 && number == number.rounded():
+                toxic.attributes[key] = .string(String(Int(number)))
+            case (.string, .string), (.table, .table):
+                break
+            default:
+                throw failure("\(key) has the wrong type for \(self.type)")
+            }
+        }
+        for (key, value) in defaults where toxic.attributes[key] == nil { toxic.attributes[key] = value }
+        for (key, choices) in Self.choices {
+            guard let value = toxic.attributes[key]?.string else { continue }
+            guard choices.contains(value.lowercased()) else {
+                throw failure(
+                    "\(key) must be one of: \(choices.sorted().filter { !$0.isEmpty }.joined(separator: ", "))"
+                )
+            }
+        }
+        if let problem = ToxicEffect(toxic).problem { throw failure(problem) }
+        return toxic
     }
 
-    /// An attribute's value, or its default.
-    func attribute(_ key: String) -> Double {
-        self.attributes[key] ?? Self.supported[self.type]?[key] ?? 0
+    /// String attributes that take one of a few words.
+    private static let choices: [String: Set<String>] = [
+        "target": ["headers", "body"], "phase": ["query", "startup"], "severity": ["", "error", "fatal"],
+    ]
+
+    func number(_ key: String) -> Double { self.attributes[key]?.number ?? 0 }
+    func string(_ key: String) -> String { self.attributes[key]?.string ?? "" }
+
+    func write(into json: inout JSONWriter) {
+        json.beginObject()
+        json.field("name", self.name)
+        json.field("type", self.type)
+        json.field("stream", self.stream.rawValue)
+        AttributeValue.number(self.toxicity).write("toxicity", into: &json)
+        json.key("attributes")
+        json.beginObject()
+        for key in self.attributes.keys.sorted() { self.attributes[key]?.write(key, into: &json) }
+        json.endObject()
+        if let ttl = self.ttl { AttributeValue.number(ttl).write("ttl", into: &json) }
+        json.endObject()
     }
 }
 
@@ -54,7 +131,33 @@ public struct Toxic: Codable, Sendable, Equatable {
 struct ToxicSpec: Codable, Sendable {
     var name: String?
     var type: String?
-    var stream: Toxic.Stream?
+    /// A string, not `Toxic.Stream`: Toxiproxy's Go client sends `""` for "the default".
+    var stream: String?
     var toxicity: Double?
-    var attributes: [String: Double]?
+    var attributes: [String: AttributeValue]?
+    var ttl: Double?
+}
+
+extension ToxicSpec {
+    /// The stream asked for; empty or missing means downstream, as in Toxiproxy.
+    func parsedStream() throws(ProxyRegistry.Failure) -> Toxic.Stream? {
+        guard let stream = self.stream, !stream.isEmpty else { return nil }
+        guard let parsed = Toxic.Stream(rawValue: stream) else {
+            throw ProxyRegistry.Failure(status: 400, message: "stream must be upstream or downstream")
+        }
+        return parsed
+    }
+
+    /// The toxic a create request describes, with Toxiproxy's defaults for what it leaves out
+    /// (an empty name, as Go clients send, means `TYPE_STREAM`).
+    func toxic(type: String) throws(ProxyRegistry.Failure) -> Toxic {
+        Toxic(
+            name: self.name.flatMap { $0.isEmpty ? nil : $0 },
+            type: type,
+            stream: try self.parsedStream() ?? .downstream,
+            toxicity: self.toxicity ?? 1,
+            attributes: self.attributes ?? [:],
+            ttl: self.ttl
+        )
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Seeded
 import Synchronization
 
 /// The active behaviours and the request journal, shared by the server and the admin API.
@@ -79,7 +80,7 @@ public final class BehaviorStore: Sendable {
                 state.entries[index].hits += 1
                 if let every = behavior.every, state.entries[index].hits % every != 0 { continue }
                 if let probability = behavior.probability {
-                    guard Self.uniform(&state.random) < probability else { continue }
+                    guard state.random.unit() < probability else { continue }
                 }
                 if let times = behavior.times {
                     if times <= 1 {
@@ -98,19 +99,15 @@ public final class BehaviorStore: Sendable {
     func sample(_ latency: FaultAction.Latency) -> Double {
         self.state.withLock { state in
             latency.sample(
-                uniform01: { Self.uniform(&state.random) },
+                uniform01: { state.random.unit() },
                 normal: {
                     // Box-Muller: two uniforms make one standard normal.
-                    let u1 = max(Self.uniform(&state.random), .leastNonzeroMagnitude)
-                    let u2 = Self.uniform(&state.random)
+                    let u1 = max(state.random.unit(), .leastNonzeroMagnitude)
+                    let u2 = state.random.unit()
                     return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
                 }
             )
         }
-    }
-
-    private static func uniform(_ random: inout SplitMix64) -> Double {
-        Double(random.next() >> 11) / Double(1 << 53)
     }
 
     /// Appends to the journal.

@@ -1,4 +1,5 @@
 import Foundation
+import Seeded
 
 /// The characters FakeUpstream serves: generated deterministically from a seed, or loaded from a
 /// JSON file (an array of characters, e.g. a recorded dump of the real API).

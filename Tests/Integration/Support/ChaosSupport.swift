@@ -1,0 +1,65 @@
+import AsyncHTTPClient
+import ChaosKit
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+extension Harness {
+    /// A chaos control server in-process on a free port; the body gets its base URL.
+    static func withChaos<T>(seed: UInt64 = 0, _ body: (String) async throws -> T) async throws -> T {
+        let chaos = ChaosServer(host: "127.0.0.1", port: 0, seed: seed)
+        do {
+            let result = try await Harness.run(
+                services: { [chaos.service(logger: Harness.quiet, onServerRunning: $0)] },
+                body: { port in try await body("http://127.0.0.1:\(port)") }
+            )
+            await chaos.registry.stopAll()
+            return result
+        } catch {
+            await chaos.registry.stopAll()
+            throw error
+        }
+    }
+
+    /// Sends `json` with `method` and returns the answer.
+    static func send(
+        _ method: HTTPMethod,
+        _ url: String,
+        _ json: String,
+        headers: [(String, String)] = []
+    ) async throws -> HTTPResult {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.body = .bytes(ByteBuffer(string: json))
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await Harness.http.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return HTTPResult(status: Int(response.status.code), headers: response.headers, body: String(buffer: body))
+    }
+
+    /// Creates a proxy to `upstreamPort` and returns the port it listens on.
+    static func createProxy(_ chaos: String, name: String, upstreamPort: Int) async throws -> Int {
+        let created = try await Harness.send(
+            .POST,
+            "\(chaos)/proxies",
+            #"{"name":"\#(name)","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(upstreamPort)"}"#
+        )
+        guard created.status == 201, let listen = created.json["listen"] as? String,
+            let port = Int(listen.split(separator: ":").last ?? "")
+        else { throw HarnessError("proxy not created: \(created.status) \(created.body)") }
+        return port
+    }
+
+    /// Adds a toxic; fails the test's setup when the server refuses it.
+    @discardableResult
+    static func addToxic(_ chaos: String, proxy: String, _ json: String) async throws -> HTTPResult {
+        let result = try await Harness.send(.POST, "\(chaos)/proxies/\(proxy)/toxics", json)
+        guard result.status == 200 else { throw HarnessError("toxic refused: \(result.status) \(result.body)") }
+        return result
+    }
+
+    /// The chaos server's decision journal.
+    static func chaosEvents(_ chaos: String) async throws -> [[String: Any]] {
+        try await fetch("\(chaos)/events").json["events"] as? [[String: Any]] ?? []
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking TCP client for measuring what a client of the proxy sees: bytes, timing, and how
+/// the connection ended (FIN, RST or still open).
+final class TCPProbe {
+    private let fd: Int32
+
+    enum End: Equatable {
+        /// The peer closed cleanly (read returned 0).
+        case eof
+        /// The connection was reset (ECONNRESET).
+        case reset
+        /// Nothing more arrived within the wait; the connection is still open.
+        case open
+    }
+
+    init(port: Int) throws {
+        self.fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard self.fd >= 0 else { throw HarnessError("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(self.fd)
+            throw HarnessError("connect to 127.0.0.1:\(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit { close(self.fd) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            guard sent > 0 else { throw HarnessError("send failed: errno \(errno)") }
+            offset += sent
+        }
+    }
+
+    func send(_ text: String) throws { try self.send(Array(text.utf8)) }
+
+    /// No more bytes from us (FIN), the connection stays open for reading.
+    func shutdownWrite() { shutdown(self.fd, Int32(SHUT_WR)) }
+
+    /// Reads until `count` bytes arrived, the peer closed or reset, or `wait` passed without a
+    /// byte. Returns the bytes, how it ended, and when each read returned (since the call).
+    func receive(
+        upTo count: Int = .max,
+        wait: Duration = .seconds(5)
+    ) -> (bytes: [UInt8], end: End, reads: [Duration]) {
+        let started = ContinuousClock.now
+        var bytes: [UInt8] = []
+        var reads: [Duration] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while bytes.count < count {
+            var poller = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(
+                wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000
+            )
+            guard poll(&poller, 1, milliseconds) > 0 else { return (bytes, .open, reads) }
+            let read = buffer.withUnsafeMutableBytes {
+                recv(self.fd, $0.baseAddress, min($0.count, count - bytes.count), 0)
+            }
+            if read == 0 { return (bytes, .eof, reads) }
+            if read < 0 { return (bytes, errno == ECONNRESET ? .reset : .eof, reads) }
+            bytes.append(contentsOf: buffer[0..<read])
+            reads.append(ContinuousClock.now - started)
+        }
+        return (bytes, .open, reads)
+    }
+}
+
+/// A TCP server on a free loopback port that echoes what it reads and closes when the client
+/// half-closes; stopped with `stop()`.
+final class EchoServer: Sendable {
+    let port: Int
+    private let channel: any Channel
+
+    init() async throws {
+        self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { $0.pipeline.addHandler(Echo()) }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        self.port = self.channel.localAddress?.port ?? 0
+    }
+
+    func stop() async {
+        try? await self.channel.close()
+    }
+
+    private final class Echo: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            context.writeAndFlush(data, promise: nil)
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case .some(.inputClosed) = event as? ChannelEvent { context.close(promise: nil) }
+        }
+    }
+}
