@@ -127,7 +127,12 @@ public final class PostgresConnection: DatabaseConnection {
         while true {
             while PQisBusy(self.handle) == 1 {
                 try self.wait(events: Int16(POLLIN), until: deadline)
-                if PQconsumeInput(self.handle) == 0 { throw self.connectionError() }
+                if PQconsumeInput(self.handle) == 0 {
+                    // A FATAL error (57P01 admin shutdown…) comes just before the close: keep its SQLSTATE.
+                    let lost = self.connectionError()
+                    throw failure.map { DatabaseError(kind: lost.kind, sqlState: $0.sqlState, message: $0.message) }
+                        ?? lost
+                }
             }
             guard let result = PQgetResult(self.handle) else { break }
             defer { PQclear(result) }

@@ -94,7 +94,9 @@ final class EchoServer: Sendable {
         self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { $0.pipeline.addHandler(Echo()) }
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Echo()) }
+            }
             .bind(host: "127.0.0.1", port: 0)
             .get()
         self.port = self.channel.localAddress?.port ?? 0
