@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["App", "Native", "FakeUpstreamKit", "JSONWriting"],
+            dependencies: ["App", "Native", "FakeUpstreamKit", "ChaosKit", "JSONWriting", "Seeded"],
             path: "Tests/Unit",
             swiftSettings: swiftSettings
         ),

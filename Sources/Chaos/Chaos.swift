@@ -33,6 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port of the control API.") var port = 8474
     @Option(help: "JSON file of proxies (and toxics) to create at startup.") var config: String?
     @Option(help: "Seed for every random decision (toxicity, probabilities, jitter).") var seed: UInt64 = 0
+    @Option(help: "Event loop threads (default: one per core).") var threads: Int?
     @Option(help: "Bearer token required for requests that change state (default: $CHAOS_TOKEN).")
     var token: String?
 
@@ -42,6 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be from 0 to 65535") }
+        if let threads = self.threads, !(1...256).contains(threads) {
+            throw ValidationError("--threads must be from 1 to 256")
+        }
         if !ChaosServer.isLoopback(self.host) && self.effectiveToken == nil {
             throw ValidationError("--host \(self.host) is not loopback: set --token or CHAOS_TOKEN")
         }
@@ -50,7 +54,13 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "chaos")
         logger.logLevel = .warning
-        let server = ChaosServer(host: self.host, port: self.port, token: self.effectiveToken, seed: self.seed)
+        let server = ChaosServer(
+            host: self.host,
+            port: self.port,
+            token: self.effectiveToken,
+            seed: self.seed,
+            threads: self.threads
+        )
         if let config = self.config {
             do {
                 try await server.registry.load(configFile: config)

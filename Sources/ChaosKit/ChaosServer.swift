@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// The chaos proxy's control server as a service; tests run it in-process on port 0.
@@ -10,11 +11,19 @@ public struct ChaosServer: Sendable {
     /// Required as `Authorization: Bearer …` on requests that change state, when set.
     public let token: String?
 
-    public init(host: String = "127.0.0.1", port: Int = 8474, token: String? = nil, seed: UInt64 = 0) {
+    /// - Parameter threads: event loop threads for the proxies and the API; nil = one per core.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8474,
+        token: String? = nil,
+        seed: UInt64 = 0,
+        threads: Int? = nil
+    ) {
         self.host = host
         self.port = port
         self.token = token
-        self.registry = ProxyRegistry(environment: ProxyEnvironment(seed: seed))
+        let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? .singleton
+        self.registry = ProxyRegistry(environment: ProxyEnvironment(seed: seed, group: group))
     }
 
     /// Whether `host` only accepts connections from this machine.
@@ -31,6 +40,7 @@ public struct ChaosServer: Sendable {
             responder: ControlAPI(registry: self.registry, token: self.token),
             configuration: .init(address: .hostname(self.host, port: self.port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            eventLoopGroupProvider: .shared(self.registry.environment.group),
             logger: logger
         )
     }

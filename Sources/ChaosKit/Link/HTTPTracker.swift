@@ -61,6 +61,11 @@ final class HTTPTracker {
                     self.state = remaining == length ? .head : .swallow(remaining: remaining - length)
                 }
             case .head:
+                // Usual case: a whole request head in one read, nothing carried over; no copy.
+                if self.head.readableBytes == 0, let end = Self.endOfHead(in: buffer, from: 0) {
+                    self.handle(buffer.readSlice(length: end) ?? ByteBuffer())
+                    continue
+                }
                 let scanFrom = max(0, self.head.readableBytes - 3)
                 self.head.writeBuffer(&buffer)
                 guard let end = Self.endOfHead(in: self.head, from: scanFrom) else {
@@ -93,27 +98,15 @@ final class HTTPTracker {
     }
 
     private func handle(_ request: ByteBuffer) {
-        let text = String(buffer: request)
-        let lines = text.split(separator: "\r\n", omittingEmptySubsequences: true)
-        let parts = (lines.first ?? "").split(separator: " ")
-        let method = parts.first.map(String.init) ?? ""
-        let target = parts.count > 1 ? String(parts[1]) : "/"
-        var bodyLength = 0
-        var untrackable = false
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces).lowercased()
-            if name == "content-length" { bodyLength = Int(value) ?? 0 }
-            if name == "transfer-encoding" && value.contains("chunked") { untrackable = true }
-            if name == "upgrade" { untrackable = true }
-        }
+        let head = Self.parseHead(request)
         self.requests += 1
         let number = self.requests
 
         var answer: (LinkToxic, status: Int, headers: [(String, String)], body: String)?
         var plan = ResponsePlan.pass
-        for toxic in self.link.toxics where toxic.applies && toxic.effect.isHTTP {
+        let httpToxics = self.link.httpToxics
+        let (method, target) = httpToxics.isEmpty ? ("", "") : Self.requestLine(request)
+        for toxic in httpToxics {
             let matcher: ToxicEffect.HTTPMatcher
             switch toxic.effect {
             case .httpStatus(let m, _, _, _), .httpDelay(let m, _, _), .httpReset(let m, _): matcher = m
@@ -149,14 +142,71 @@ final class HTTPTracker {
         if let answer {
             self.link.fault(answer.0, request: number, outcome: "status \(answer.status)")
             self.link.inject(Self.response(status: answer.status, headers: answer.headers, body: answer.body))
-            self.state = bodyLength > 0 ? .swallow(remaining: bodyLength) : .head
+            self.state = head.bodyLength > 0 ? .swallow(remaining: head.bodyLength) : .head
             return
         }
         self.plan = plan
         self.headMatch = 0
         self.bodyBytes = 0
         self.link.deliver(request, stream: .upstream)
-        self.state = untrackable ? .opaque : (bodyLength > 0 ? .body(remaining: bodyLength) : .head)
+        self.state = head.untrackable ? .opaque : (head.bodyLength > 0 ? .body(remaining: head.bodyLength) : .head)
+    }
+
+    /// What the relay needs from every request head, read from the bytes without making strings.
+    private struct Head {
+        var bodyLength = 0
+        /// Chunked body or protocol upgrade: request boundaries can no longer be followed.
+        var untrackable = false
+    }
+
+    private static func parseHead(_ request: ByteBuffer) -> Head {
+        var head = Head()
+        let bytes = request.readableBytesView
+        var lineStart = bytes.startIndex
+        var index = bytes.startIndex
+        var first = true
+        while index + 1 < bytes.endIndex {
+            guard bytes[index] == 13, bytes[index + 1] == 10 else {
+                index += 1
+                continue
+            }
+            if !first {
+                let line = bytes[lineStart..<index]
+                if Self.hasName(line, "content-length") {
+                    head.bodyLength = Self.value(line).reduce(0) { total, byte in
+                        (48...57).contains(byte) ? total &* 10 &+ Int(byte - 48) : total
+                    }
+                } else if Self.hasName(line, "transfer-encoding") || Self.hasName(line, "upgrade") {
+                    head.untrackable = true
+                }
+            }
+            first = false
+            index += 2
+            lineStart = index
+        }
+        return head
+    }
+
+    /// Whether a header line's name is `name` (ASCII, case-insensitive).
+    private static func hasName(_ line: ByteBufferView.SubSequence, _ name: StaticString) -> Bool {
+        guard line.count > name.utf8CodeUnitCount, line[line.startIndex + name.utf8CodeUnitCount] == UInt8(ascii: ":")
+        else { return false }
+        return name.withUTF8Buffer { expected in
+            zip(line, expected).allSatisfy { $0 | 0x20 == $1 }
+        }
+    }
+
+    private static func value(_ line: ByteBufferView.SubSequence) -> ByteBufferView.SubSequence {
+        line.drop { $0 != UInt8(ascii: ":") }.dropFirst()
+    }
+
+    /// The method and target of a request line.
+    private static func requestLine(_ request: ByteBuffer) -> (String, String) {
+        let bytes = request.readableBytesView
+        let line = bytes.prefix { $0 != 13 }.split(separator: UInt8(ascii: " "), maxSplits: 2)
+        let method = line.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let target = line.count > 1 ? String(decoding: line[1], as: UTF8.self) : "/"
+        return (method, target)
     }
 
     /// A complete response of the proxy's own making; the connection stays open.

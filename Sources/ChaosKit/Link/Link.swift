@@ -13,6 +13,11 @@ final class Link {
     private(set) var toServer: ToxicStage!
     private var server: (any Channel)?
     private(set) var toxics: [LinkToxic] = []
+    /// The toxics that apply, by stream, kept in step with `toxics` (read on every chunk).
+    private var activeUpstream: [LinkToxic] = []
+    private var activeDownstream: [LinkToxic] = []
+    /// The HTTP toxics that apply (read on every request).
+    private(set) var httpToxics: [LinkToxic] = []
     private var http: HTTPTracker?
     private var postgres: PostgresTracker?
     private var sniffed = false
@@ -60,6 +65,9 @@ final class Link {
         }
         for old in self.toxics where !next.contains(where: { $0 === old }) { old.timer?.cancel() }
         self.toxics = next
+        self.activeUpstream = next.filter { $0.applies && $0.toxic.stream == .upstream }
+        self.activeDownstream = next.filter { $0.applies && $0.toxic.stream == .downstream }
+        self.httpToxics = next.filter { $0.applies && $0.effect.isHTTP }
     }
 
     /// `timeout` closes and `reset_peer` resets the connection after their time.
@@ -75,7 +83,7 @@ final class Link {
 
     /// The active toxics of one kind on one stream, in the order they were added.
     private func active(_ stream: Toxic.Stream) -> [LinkToxic] {
-        self.toxics.filter { $0.applies && $0.toxic.stream == stream }
+        stream == .upstream ? self.activeUpstream : self.activeDownstream
     }
 
     func slowCloseDelay(for stream: Toxic.Stream) -> TimeAmount {

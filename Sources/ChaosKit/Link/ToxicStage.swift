@@ -9,12 +9,23 @@ final class ToxicStage: ChannelOutboundHandler {
 
     /// The direction of the bytes written into this channel.
     let stream: Toxic.Stream
-    private unowned let link: Link
+    /// Strong, so the link lives as long as either of its channels; released when this handler
+    /// leaves the pipeline (the channel closed), which breaks the link → stage → link cycle.
+    private var link: Link?
     private var context: ChannelHandlerContext?
     /// When the last delayed write is due, so later writes never overtake it.
     private var lastDue: NIODeadline = .uptimeNanoseconds(0)
     private var pending = 0
     private var closeWhenDrained: (() -> Void)?
+    /// Bytes waiting in scheduled writes. Above `highWater` the glue stops reading the other side
+    /// (as it does when the socket is not writable), so a slow toxic cannot buffer without bound.
+    private var pendingBytes = 0
+    static let highWater = 256 * 1024
+    static let lowWater = 64 * 1024
+    /// Called when scheduled bytes fall back under `lowWater`.
+    var onRoom: (() -> Void)?
+
+    var hasRoom: Bool { self.pendingBytes < Self.highWater }
 
     init(stream: Toxic.Stream, link: Link) {
         self.stream = stream
@@ -27,12 +38,13 @@ final class ToxicStage: ChannelOutboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.link = nil
     }
 
     // MARK: - From the glue (bytes read on the other side)
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        self.link.process(self.unwrapOutboundIn(data), stream: self.stream)
+        self.link?.process(self.unwrapOutboundIn(data), stream: self.stream)
         promise?.succeed()
     }
 
@@ -42,7 +54,7 @@ final class ToxicStage: ChannelOutboundHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        let delay = self.link.slowCloseDelay(for: self.stream)
+        let delay = self.link?.slowCloseDelay(for: self.stream) ?? .zero
         self.whenDrained(after: delay) { context.close(mode: mode, promise: promise) }
     }
 
@@ -51,6 +63,11 @@ final class ToxicStage: ChannelOutboundHandler {
     /// Writes `buffer` no earlier than `due` (nil: now) and after everything handed over before.
     func emit(_ buffer: ByteBuffer, due: NIODeadline?, flush: Bool = false) {
         guard let context = self.context, buffer.readableBytes > 0 else { return }
+        if self.pending == 0 && due == nil {
+            context.write(self.wrapOutboundOut(buffer), promise: nil)
+            if flush { context.flush() }
+            return
+        }
         let now = NIODeadline.now()
         if self.pending == 0, due.map({ $0 <= now }) ?? true {
             if flush {
@@ -63,11 +80,15 @@ final class ToxicStage: ChannelOutboundHandler {
         let at = max(due ?? now, self.lastDue + .nanoseconds(1))
         self.lastDue = at
         self.pending += 1
+        self.pendingBytes += buffer.readableBytes
         let bound = NIOLoopBound((self, context, buffer), eventLoop: context.eventLoop)
         context.eventLoop.scheduleTask(deadline: at) {
             let (stage, context, buffer) = bound.value
             stage.pending -= 1
+            let wasFull = !stage.hasRoom
+            stage.pendingBytes -= buffer.readableBytes
             context.writeAndFlush(stage.wrapOutboundOut(buffer), promise: nil)
+            if wasFull && stage.pendingBytes < Self.lowWater { stage.onRoom?() }
             if stage.pending == 0, let close = stage.closeWhenDrained {
                 stage.closeWhenDrained = nil
                 close()

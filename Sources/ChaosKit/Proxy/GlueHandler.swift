@@ -3,7 +3,8 @@ import NIOCore
 /// Joins two channels into one byte pipe: whatever one side reads, the other writes. A pair is
 /// made with ``makePair()``; each half sits at the end of one channel's pipeline. Back-pressure
 /// follows writability: a half stops reading while its partner cannot write, so a slow consumer
-/// holds at most a channel's high-water mark of buffered bytes.
+/// holds at most a channel's high-water mark of buffered bytes, plus what its toxic stage may
+/// hold in scheduled writes (``ToxicStage/highWater``).
 final class GlueHandler: ChannelDuplexHandler {
     typealias InboundIn = NIOAny
     typealias OutboundIn = NIOAny
@@ -12,6 +13,10 @@ final class GlueHandler: ChannelDuplexHandler {
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    /// The toxic stage of this half's channel: its scheduled bytes count against writability.
+    var stage: ToxicStage? {
+        didSet { self.stage?.onRoom = { [weak self] in self?.partner?.partnerBecameWritable() } }
+    }
 
     private init() {}
 
@@ -59,7 +64,7 @@ final class GlueHandler: ChannelDuplexHandler {
     }
 
     private var partnerWritable: Bool {
-        self.context?.channel.isWritable ?? false
+        (self.context?.channel.isWritable ?? false) && (self.stage?.hasRoom ?? true)
     }
 
     // MARK: - Events on our own channel

@@ -35,13 +35,12 @@ public final class Proxy: Sendable {
         name: String,
         listen: String,
         upstream: String,
-        environment: ProxyEnvironment = ProxyEnvironment(),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        environment: ProxyEnvironment = ProxyEnvironment()
     ) {
         self.name = name
         self.environment = environment
         self.series = environment.metrics.series(proxy: name)
-        self.group = group
+        self.group = environment.group
         self.state = Mutex(State(listen: listen, upstream: upstream))
     }
 
@@ -222,6 +221,8 @@ public final class Proxy: Sendable {
                 // Each channel: the toxics for bytes written into it, then its half of the glue.
                 let link = bound.value
                 let (toServer, toClient) = GlueHandler.makePair()
+                toServer.stage = link.toClient
+                toClient.stage = link.toServer
                 try client.pipeline.syncOperations.addHandlers([link.toClient, toServer])
                 try server.pipeline.syncOperations.addHandlers([link.toServer, toClient])
                 link.connected(to: server)
