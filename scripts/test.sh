@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test suite: format lint, a build that must be free of warnings in our code,
-# then Swift Testing's unit and integration suites (the integration suites provision their own
+# Runs every test suite: the alert rules' promtool tests, format lint, a build that must be free
+# of warnings in our code, then Swift Testing's unit and integration suites (the integration suites provision their own
 # throwaway PostgreSQL clusters from the local server binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +13,18 @@ done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=("PostgreSQL server binaries (initdb)")
 command -v promtool >/dev/null 2>&1 || missing+=("promtool (apt: prometheus)")
 python3 -c 'import openapi_spec_validator' 2>/dev/null || missing+=("openapi-spec-validator (pip)")
+python3 -c 'import yaml' 2>/dev/null || missing+=("PyYAML (pip: pyyaml)")
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "test.sh: missing: ${missing[*]}" >&2
     echo "test.sh: install them with: sudo apt-get install -y libpq-dev libsqlite3-dev libcurl4-openssl-dev postgresql prometheus" >&2
-    echo "test.sh: and: python3 -m pip install openapi-spec-validator" >&2
+    echo "test.sh: and: python3 -m pip install openapi-spec-validator pyyaml" >&2
     exit 1
 fi
+
+echo "==> alert rules: promtool check rules, promtool test rules, runbook and dashboard checks"
+promtool check rules ops/alerts/rules.yaml
+promtool test rules ops/alerts/tests/*.yaml
+python3 scripts/check-ops.py
 
 echo "==> swift format lint"
 swift format lint --strict -r -p Sources Tests Package.swift
