@@ -32,6 +32,7 @@ let package = Package(
         .executable(name: "rickmorty-api", targets: ["App"]),
         .executable(name: "fake-upstream", targets: ["FakeUpstream"]),
         .executable(name: "chaos", targets: ["Chaos"]),
+        .executable(name: "lab", targets: ["Lab"]),
     ],
     dependencies: [
         .package(
@@ -93,6 +94,11 @@ let package = Package(
         .executableTarget(
             name: "Chaos",
             dependencies: ["ChaosKit", "Native"] + commandDependencies,
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "Lab",
+            dependencies: ["Native", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
