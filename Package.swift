@@ -107,15 +107,38 @@ let package = Package(
             path: "Tests/Unit",
             swiftSettings: swiftSettings
         ),
+        // Helpers the integration and E2E suites share: HTTP, polling, processes, ports.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/Support",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "App", "Native", "FakeUpstreamKit", "ChaosKit",
+                "App", "Native", "FakeUpstreamKit", "ChaosKit", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/Integration",
+            swiftSettings: swiftSettings
+        ),
+        // Black-box over HTTP against a lab (started here, or named by APP_URL, CHAOS_URL,
+        // FAKE_UPSTREAM_URL): no App, FakeUpstream or Chaos code is linked in.
+        .testTarget(
+            name: "E2ETests",
+            dependencies: [
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/E2E",
             swiftSettings: swiftSettings
         ),
     ]

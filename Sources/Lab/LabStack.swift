@@ -71,6 +71,12 @@ final class LabStack {
 
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
+        // Whoever started the lab may have blocked these; Ctrl-C and `lab down` must get through.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &stopSignals, nil)
         do {
             let record = try self.start(ports)
             try self.write(record)

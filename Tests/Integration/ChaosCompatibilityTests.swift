@@ -2,6 +2,7 @@ import ChaosKit
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Native
+import TestSupport
 import Testing
 
 extension Integration {

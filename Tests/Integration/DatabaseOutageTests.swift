@@ -3,6 +3,7 @@ import FakeUpstreamKit
 import Foundation
 import NIOHTTP1
 import Native
+import TestSupport
 import Testing
 
 @testable import App

@@ -3,6 +3,7 @@ import FakeUpstreamKit
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TestSupport
 import Testing
 
 @testable import App

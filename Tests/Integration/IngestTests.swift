@@ -1,5 +1,6 @@
 import FakeUpstreamKit
 import Foundation
+import TestSupport
 import Testing
 
 @testable import App

@@ -2,6 +2,7 @@ import FakeUpstreamKit
 import Foundation
 import NIOPosix
 import Native
+import TestSupport
 import Testing
 
 @testable import App

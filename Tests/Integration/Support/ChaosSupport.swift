@@ -3,6 +3,7 @@ import ChaosKit
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TestSupport
 
 extension Harness {
     /// A chaos control server in-process on a free port; the body gets its base URL.

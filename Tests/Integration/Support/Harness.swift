@@ -7,6 +7,7 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import TestSupport
 
 @testable import App
 
@@ -14,10 +15,7 @@ import Synchronization
 /// gracefully when the test body returns or throws.
 enum Harness {
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-    static let http = HTTPClient(
-        eventLoopGroupProvider: .singleton,
-        configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(30)))
-    )
+    static var http: HTTPClient { TestHTTP.client }
 
     /// Runs `service` until `body` finishes; `body` receives the port the service reported.
     static func run<T>(
@@ -134,36 +132,4 @@ struct RunningApp: Sendable {
         }
         return 0
     }
-}
-
-/// A plain HTTP exchange for assertions.
-struct HTTPResult: Sendable {
-    let status: Int
-    let headers: HTTPHeaders
-    let body: String
-
-    var json: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(self.body.utf8))) as? [String: Any] ?? [:]
-    }
-}
-
-/// Sends one request and reads the whole response.
-func fetch(_ url: String, method: HTTPMethod = .GET, headers: [(String, String)] = []) async throws -> HTTPResult {
-    var request = HTTPClientRequest(url: url)
-    request.method = method
-    for (name, value) in headers { request.headers.add(name: name, value: value) }
-    let response = try await Harness.http.execute(request, timeout: .seconds(30))
-    let body = try await response.body.collect(upTo: 16 << 20)
-    return HTTPResult(status: Int(response.status.code), headers: response.headers, body: String(buffer: body))
-}
-
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held. Used to wait for
-/// background work (an ingest, a health check) to become observable, never as a fixed sleep.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
 }

@@ -1,0 +1,91 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the E2E suite finds the system: `APP_URL`, `CHAOS_URL` and `FAKE_UPSTREAM_URL` (a lab
+/// or a Kind cluster someone else runs), or else a lab this suite starts with `lab up`.
+struct LabEndpoints: Sendable {
+    var app: String
+    var chaos: String
+    var fakeUpstream: String
+    /// Known only when this suite started the lab: what a second App needs to join it.
+    var databaseURL: String?
+    var upstreamURL: String?
+
+    @TaskLocal static var current: LabEndpoints?
+
+    /// The lab of the running suite.
+    static var lab: LabEndpoints {
+        get throws {
+            guard let current else { throw HarnessError("no lab: run the test inside the E2E suite") }
+            return current
+        }
+    }
+}
+
+/// Runs the whole E2E suite inside one lab: the one the environment names, or one started here
+/// with `lab up` (free ports, a throwaway state folder) and stopped with SIGTERM afterwards.
+struct LabScope: SuiteTrait, TestScoping {
+    var isRecursive: Bool { false }
+
+    func provideScope(
+        for test: Test,
+        testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
+    ) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        if let app = environment["APP_URL"], let chaos = environment["CHAOS_URL"],
+            let fake = environment["FAKE_UPSTREAM_URL"]
+        {
+            let endpoints = LabEndpoints(app: app, chaos: chaos, fakeUpstream: fake)
+            try await LabEndpoints.$current.withValue(endpoints) { try await function() }
+            return
+        }
+        let state = NSTemporaryDirectory() + "rm-e2e-lab-\(UUID().uuidString.prefix(8))"
+        let ports = [
+            "--app-port", "--chaos-port", "--fake-upstream-port", "--postgres-port", "--upstream-proxy-port",
+            "--postgres-proxy-port",
+        ]
+        let lab = try BackgroundProcess(
+            ["\(BackgroundProcess.binaries)/lab", "up", "--state-dir", state] + ports.flatMap { [$0, "0"] }
+        )
+        defer {
+            lab.cleanUp()
+            try? FileManager.default.removeItem(atPath: state)
+        }
+        let recordPath = "\(state)/lab.json"
+        let ready = await eventually(timeout: .seconds(120)) {
+            FileManager.default.fileExists(atPath: recordPath) || kill(lab.pid, 0) != 0
+        }
+        guard ready, let data = FileManager.default.contents(atPath: recordPath),
+            let record = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let app = record["app"] as? String, let chaos = record["chaos"] as? String,
+            let fake = record["fakeUpstream"] as? String
+        else {
+            throw HarnessError("lab up did not become ready:\n\(lab.log.suffix(3000))")
+        }
+        let proxies = try await fetch("\(chaos)/proxies").json
+        let upstreamProxy = (proxies["upstream"] as? [String: Any])?["listen"] as? String
+        let endpoints = LabEndpoints(
+            app: app,
+            chaos: chaos,
+            fakeUpstream: fake,
+            databaseURL: record["databaseURL"] as? String,
+            upstreamURL: upstreamProxy.map { "http://\($0)/api" }
+        )
+        do {
+            try await LabEndpoints.$current.withValue(endpoints) { try await function() }
+        } catch {
+            lab.signal(SIGTERM)
+            _ = await lab.waitForExit(timeout: .seconds(60))
+            throw error
+        }
+        lab.signal(SIGTERM)
+        let status = await lab.waitForExit(timeout: .seconds(60))
+        #expect(status == 0, "lab up stops cleanly on SIGTERM:\n\(lab.log.suffix(2000))")
+    }
+}
