@@ -60,6 +60,7 @@ let package = Package(
         ),
         .target(name: "JSONWriting", swiftSettings: swiftSettings),
         .target(name: "Seeded", swiftSettings: swiftSettings),
+        .target(name: "SystemSupport", swiftSettings: swiftSettings),
         .executableTarget(
             name: "App",
             dependencies: [
@@ -98,7 +99,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "Lab",
-            dependencies: ["Native", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Native", "SystemSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -111,6 +114,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "SystemSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

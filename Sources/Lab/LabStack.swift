@@ -1,5 +1,6 @@
 import Foundation
 import Native
+import SystemSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -98,8 +99,8 @@ final class LabStack {
     /// The ports asked for (0 = any free one), each checked to be free; a busy one is named.
     private func choosePorts() throws -> Ports {
         func pick(_ port: Int, _ flag: String) throws -> Int {
-            if port == 0 { return try Self.freePort() }
-            guard Self.isFree(port) else {
+            if port == 0 { return try LocalPorts.free() }
+            guard LocalPorts.isFree(port) else {
                 throw LabError(
                     "port \(port) (\(flag)) is in use: free it or pass another port, e.g. \(flag) 0 for any free one"
                 )
@@ -303,41 +304,6 @@ final class LabStack {
             say("lab: stopped PostgreSQL")
         }
         try? FileManager.default.removeItem(atPath: LabRecord.path(in: directory))
-    }
-
-    // MARK: - Ports
-
-    private static func withSocket<T>(_ port: Int, _ body: (Int32, Int32) -> T) -> T {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        return body(fd, bound)
-    }
-
-    static func isFree(_ port: Int) -> Bool {
-        withSocket(port) { _, bound in bound == 0 }
-    }
-
-    static func freePort() throws -> Int {
-        let port = withSocket(0) { fd, bound -> Int in
-            guard bound == 0 else { return 0 }
-            var address = sockaddr_in()
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
-        guard port > 0 else { throw LabError("no free port on 127.0.0.1") }
-        return port
     }
 }
 
