@@ -43,16 +43,20 @@ struct ScenarioTests {
     func baseline() async throws {
         let lab = try LabEndpoints.lab
         try await lab.restore()
-        let recording = MetricsRecording(app: lab.app)
+        let recording = try await MetricsRecording(app: lab.app)
         let statuses = await self.traffic(lab, for: .seconds(15))
-        await recording.stop()
+        let seconds = try await recording.stop()
+        #expect(seconds >= 14, "one sample a second")
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus") {
+            #expect(recording.source == "prometheus", "recorded through the installed Prometheus")
+        }
         #expect(try await lab.storedIDs() == lab.knownAnswer())
         let health = try await lab.healthcheck()
         #expect(health.status == 200 && health.body["status"] as? String == "ok")
         #expect(health.body["db_ok"] as? Bool == true && health.body["upstream_ok"] as? Bool == true)
         #expect(!statuses.isEmpty && statuses.allSatisfy { $0 == 200 })
         let complaint = try recording.replay(expectFiring: [])
-        #expect(complaint == nil, "\(complaint ?? "")")
+        #expect(complaint == nil, "recorded by \(recording.source): \(complaint ?? "")")
     }
 
     @Test("2. upstream 5xx and 429 storms: Retry-After honoured, old data kept, health degraded then ok")
@@ -112,7 +116,7 @@ struct ScenarioTests {
         let cached = "\(lab.app)/characters?page=1&page_size=10"
         _ = try await fetch(cached)
         #expect(try await fetch(cached).status == 200)
-        let recording = MetricsRecording(app: lab.app)
+        let recording = try await MetricsRecording(app: lab.app)
         var statuses = await self.traffic(lab, for: .seconds(3))
 
         // Reset the open connections, then refuse new ones.
@@ -137,12 +141,12 @@ struct ScenarioTests {
             "recovered without a restart"
         )
         statuses += await self.traffic(lab, for: .seconds(5), uncachedFrom: 70)
-        await recording.stop()
+        try await recording.stop()
 
         #expect(!statuses.contains(500), "never a 500")
         #expect(statuses.contains(503) && statuses.contains(200))
         let complaint = try recording.replay(expectFiring: ["DatabaseDown", "HighErrorRate"])
-        #expect(complaint == nil, "\(complaint ?? "")")
+        #expect(complaint == nil, "recorded by \(recording.source): \(complaint ?? "")")
         try await lab.restore()
     }
 
@@ -150,7 +154,7 @@ struct ScenarioTests {
     func databaseLatency() async throws {
         let lab = try LabEndpoints.lab
         try await lab.restore()
-        let recording = MetricsRecording(app: lab.app)
+        let recording = try await MetricsRecording(app: lab.app)
         _ = await self.traffic(lab, for: .seconds(3))
         try await lab.chaos(.POST, "/proxies/postgres/toxics", #"{"type":"latency","attributes":{"latency":700}}"#)
         // Four clients asking for pages nobody asked for before (cache misses).
@@ -167,11 +171,11 @@ struct ScenarioTests {
             }
         }
         try await lab.chaos(.DELETE, "/proxies/postgres/toxics/latency_downstream")
-        await recording.stop()
+        try await recording.stop()
         let p95 = try #require(recording.p95Characters())
         #expect(p95 > 0.5, "p95 bucket of /characters: \(p95) s")
         let complaint = try recording.replay(expectFiring: ["HighLatencyP95"])
-        #expect(complaint == nil, "\(complaint ?? "")")
+        #expect(complaint == nil, "recorded by \(recording.source): \(complaint ?? "")")
         try await lab.restore()
     }
 

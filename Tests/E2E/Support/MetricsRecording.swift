@@ -2,10 +2,11 @@ import Foundation
 import Synchronization
 import TestSupport
 
-/// Scrapes the App's `/metrics` once a second while a scenario runs, then replays the recording
-/// through `promtool test rules` against the unmodified `ops/alerts/rules.yaml`, with time
-/// compressed 60×: scrape N becomes minute N of rule time. Counters (and histogram buckets) are
-/// multiplied by 60 so that per-second rates stay what they really were.
+/// Records the App's metrics once a second while a scenario runs (through a real Prometheus when
+/// Debian's `prometheus` is installed, else by scraping `/metrics` itself), then replays the
+/// recording through `promtool test rules` against the unmodified `ops/alerts/rules.yaml`, with
+/// time compressed 60×: second N becomes minute N of rule time. Counters (and histogram buckets)
+/// are multiplied by 60 so that per-second rates stay what they really were.
 final class MetricsRecording: Sendable {
     /// The series the alert rules read.
     static let recorded: Set<String> = [
@@ -13,16 +14,26 @@ final class MetricsRecording: Sendable {
         "last_refresh_age_seconds",
     ]
 
-    /// The scrapes so far, shared with the scraping task.
+    /// The recording so far, shared with the scraping task.
     private final class Scrapes: Sendable {
         let list = Mutex<[[String: Double]]>([])
     }
 
     private let store = Scrapes()
-    private let task: Task<Void, Never>
+    private let task: Task<Void, Never>?
+    private let prometheus: PrometheusServer?
+    private let started: Double
+    /// Who recorded: "prometheus" or "scraper".
+    var source: String { self.prometheus == nil ? "scraper" : "prometheus" }
 
-    /// Starts scraping `app`.
-    init(app: String) {
+    /// Starts recording `app`.
+    init(app: String) async throws {
+        self.prometheus = try await PrometheusServer.start(scraping: app)
+        self.started = Date().timeIntervalSince1970
+        guard self.prometheus == nil else {
+            self.task = nil
+            return
+        }
         let store = self.store
         self.task = Task {
             while !Task.isCancelled {
@@ -35,11 +46,25 @@ final class MetricsRecording: Sendable {
         }
     }
 
-    /// Stops scraping; returns how many scrapes there were.
+    /// Stops recording; returns how many seconds were recorded.
     @discardableResult
-    func stop() async -> Int {
-        self.task.cancel()
-        await self.task.value
+    func stop() async throws -> Int {
+        if let prometheus {
+            // Let the last second's scrape land before reading the range back.
+            let end = Date().timeIntervalSince1970
+            _ = await eventually(timeout: .seconds(5)) {
+                let answer = try? await fetch("\(prometheus.url)/api/v1/query?query=timestamp(up)")
+                let result = (answer?.json["data"] as? [String: Any])?["result"] as? [[String: Any]]
+                let value = ((result?.first?["value"] as? [Any])?.last as? String).flatMap(Double.init) ?? 0
+                return value >= end
+            }
+            let points = try await prometheus.series(Self.recorded, from: self.started, to: end)
+            prometheus.stop()
+            self.store.list.withLock { $0 = points }
+        } else if let task {
+            task.cancel()
+            await task.value
+        }
         return self.store.list.withLock { $0.count }
     }
 
