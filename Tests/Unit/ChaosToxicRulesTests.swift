@@ -23,7 +23,7 @@ struct ChaosToxicRulesTests {
 
     @Test("HTTP matchers: method, path prefix, every query pair")
     func matchers() {
-        let matcher = ToxicEffect.HTTPMatcher(
+        let matcher = HTTPMatcher(
             method: "get",
             pathPrefix: "/api/character",
             query: ["page=2"],
@@ -39,12 +39,7 @@ struct ChaosToxicRulesTests {
     @Test("pg_error severity follows the SQLSTATE class unless given")
     func severity() throws {
         func fatal(_ attributes: [String: AttributeValue]) throws -> Bool {
-            guard
-                case .pgError(let error, _, _, _) = ToxicEffect(
-                    try Toxic(type: "pg_error", attributes: attributes).validated()
-                )
-            else { return false }
-            return error.fatal
+            PostgresErrorFault(try Toxic(type: "pg_error", attributes: attributes).validated()).reply.fatal
         }
         #expect(try fatal(["sqlstate": .string("57P01")]))
         #expect(try fatal(["sqlstate": .string("53300")]))
@@ -63,14 +58,46 @@ struct ChaosToxicRulesTests {
 
     @Test("an ErrorResponse is framed as the v3 protocol says")
     func errorResponse() throws {
-        let error = ToxicEffect.PostgresError(sqlstate: "57P01", message: "bye", fatal: true)
-        var buffer = PostgresTracker.errorResponse(PostgresTracker.PostgresErrorFields(error, fatal: true))
+        let reply = PostgresErrorReply(sqlstate: "57P01", message: "bye", fatal: true)
+        var buffer = PostgresTracker.errorResponse(reply)
         let type = buffer.readInteger(as: UInt8.self)
         let read = buffer.readInteger(as: UInt32.self)
         #expect(type == UInt8(ascii: "E"))
         let length = try #require(read)
         #expect(Int(length) == buffer.readableBytes + 4)
         #expect(String(buffer: buffer) == "SFATAL\0VFATAL\0C57P01\0Mbye\0\0")
+    }
+
+    @Test("every fault kind's defaults validate, and each type name is unique")
+    func kinds() throws {
+        #expect(FaultKinds.byType.count == FaultKinds.all.count)
+        for kind in FaultKinds.all {
+            let toxic = try Toxic(type: kind.type).validated()
+            #expect(Set(toxic.attributes.keys) == Set(kind.defaults.keys), "\(kind.type)")
+        }
+    }
+
+    @Test("stream faults shape pieces: limit_data cuts and asks to close, slicer splits, latency shifts")
+    func streamShaping() throws {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        func connection(_ toxic: Toxic) throws -> LinkToxic {
+            try #require(LinkToxic(try toxic.validated(), seed: 1, proxy: "p", link: 1))
+        }
+        var pieces = [StreamPiece(bytes: ByteBuffer(string: "0123456789"), due: start)]
+        let limit = try Toxic(type: "limit_data", attributes: ["bytes": .number(4)]).validated()
+        #expect(LimitDataFault(limit).shape(&pieces, on: try connection(limit)))
+        #expect(pieces.map { String(buffer: $0.bytes) } == ["0123"])
+
+        pieces = [StreamPiece(bytes: ByteBuffer(string: "abcdefgh"), due: start)]
+        let slicer = try Toxic(type: "slicer", attributes: ["average_size": .number(3), "delay": .number(1000)])
+            .validated()
+        #expect(!SlicerFault(slicer).shape(&pieces, on: try connection(slicer)))
+        #expect(pieces.map { String(buffer: $0.bytes) } == ["abc", "def", "gh"])
+        #expect(pieces.map(\.due) == [start, start + .milliseconds(1), start + .milliseconds(2)])
+
+        let latency = try Toxic(type: "latency", attributes: ["latency": .number(100)]).validated()
+        _ = LatencyFault(latency).shape(&pieces, on: try connection(latency))
+        #expect(pieces.first?.due == start + .milliseconds(100))
     }
 
     @Test("derived random streams depend on the path, not on the order they are used in")

@@ -17,7 +17,7 @@ final class HTTPTracker {
     }
 
     /// What to do with the current response.
-    private enum ResponsePlan {
+    private enum ResponseShape {
         case pass
         case delay(TimeAmount, body: Bool)
         case reset(afterBytes: Int, toxic: LinkToxic, request: Int)
@@ -26,7 +26,7 @@ final class HTTPTracker {
     private var state = RequestState.head
     private var head = ByteBuffer()
     private var requests = 0
-    private var plan = ResponsePlan.pass
+    private var plan = ResponseShape.pass
     /// Progress through the response head's closing CRLFCRLF (0…4).
     private var headMatch = 0
     private var bodyBytes = 0
@@ -102,50 +102,38 @@ final class HTTPTracker {
         self.requests += 1
         let number = self.requests
 
-        var answer: (LinkToxic, status: Int, headers: [(String, String)], body: String)?
-        var plan = ResponsePlan.pass
-        let httpToxics = self.link.httpToxics
-        let (method, target) = httpToxics.isEmpty ? ("", "") : Self.requestLine(request)
-        for toxic in httpToxics {
-            let matcher: ToxicEffect.HTTPMatcher
-            switch toxic.effect {
-            case .httpStatus(let m, _, _, _), .httpDelay(let m, _, _), .httpReset(let m, _): matcher = m
-            default: continue
-            }
-            guard matcher.matches(method: method, target: target) else { continue }
-            guard self.link.picks(toxic, request: number, probability: matcher.probability) else {
+        var plan = HTTPPlan()
+        let faults = self.link.httpFaults
+        let (method, target) = faults.isEmpty ? ("", "") : Self.requestLine(request)
+        for (toxic, fault) in faults where fault.matcher.matches(method: method, target: target) {
+            guard self.link.picks(toxic, request: number, probability: fault.matcher.probability) else {
                 self.link.record(toxic, request: number, outcome: "skipped")
                 continue
             }
-            switch toxic.effect {
-            case .httpStatus(_, let status, let headers, let body) where answer == nil:
-                answer = (toxic, status, headers, body)
-            case .httpDelay(_, let milliseconds, let body):
-                self.link.fault(
-                    toxic,
-                    request: number,
-                    outcome: "delayed \(body ? "body" : "headers") \(milliseconds) ms"
-                )
-                if case .delay(let earlier, let earlierBody) = plan, earlierBody == body {
-                    plan = .delay(earlier + .nanoseconds(Int64(milliseconds * 1_000_000)), body: body)
-                } else if case .reset = plan {
-                } else {
-                    plan = .delay(.nanoseconds(Int64(milliseconds * 1_000_000)), body: body)
-                }
-            case .httpReset(_, let afterBytes):
-                plan = .reset(afterBytes: afterBytes, toxic: toxic, request: number)
-            default:
-                break
-            }
+            fault.apply(to: &plan, toxic: toxic)
         }
 
-        if let answer {
-            self.link.fault(answer.0, request: number, outcome: "status \(answer.status)")
+        if let answer = plan.answer {
+            self.link.fault(answer.toxic, request: number, outcome: "status \(answer.status)")
             self.link.inject(Self.response(status: answer.status, headers: answer.headers, body: answer.body))
             self.state = head.bodyLength > 0 ? .swallow(remaining: head.bodyLength) : .head
             return
         }
-        self.plan = plan
+        if let reset = plan.reset {
+            self.plan = .reset(afterBytes: reset.afterBytes, toxic: reset.toxic, request: number)
+        } else if plan.delay > .zero {
+            let milliseconds = Double(plan.delay.nanoseconds) / 1_000_000
+            for toxic in plan.delayedBy {
+                self.link.fault(
+                    toxic,
+                    request: number,
+                    outcome: "delayed \(plan.delayBody ? "body" : "headers") \(milliseconds) ms"
+                )
+            }
+            self.plan = .delay(plan.delay, body: plan.delayBody)
+        } else {
+            self.plan = .pass
+        }
         self.headMatch = 0
         self.bodyBytes = 0
         self.link.deliver(request, stream: .upstream)

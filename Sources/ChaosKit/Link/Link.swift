@@ -13,11 +13,12 @@ final class Link {
     private(set) var toServer: ToxicStage!
     private var server: (any Channel)?
     private(set) var toxics: [LinkToxic] = []
-    /// The toxics that apply, by stream, kept in step with `toxics` (read on every chunk).
-    private var activeUpstream: [LinkToxic] = []
-    private var activeDownstream: [LinkToxic] = []
-    /// The HTTP toxics that apply (read on every request).
-    private(set) var httpToxics: [LinkToxic] = []
+    /// The faults that apply, by kind (and stream), kept in step with `toxics`; read on every
+    /// chunk, request or message.
+    private var upstreamFaults: [(LinkToxic, any StreamFault)] = []
+    private var downstreamFaults: [(LinkToxic, any StreamFault)] = []
+    private(set) var httpFaults: [(LinkToxic, any HTTPFault)] = []
+    private(set) var postgresFaults: [(LinkToxic, any PostgresFault)] = []
     private var http: HTTPTracker?
     private var postgres: PostgresTracker?
     private var sniffed = false
@@ -48,16 +49,20 @@ final class Link {
         for toxic in latest {
             if let existing = self.toxics.first(where: { $0.toxic.name == toxic.name }) {
                 if existing.toxic != toxic {
-                    let timing = existing.effect.timer != ToxicEffect(toxic).timer
+                    let timer = existing.faultTimer
                     existing.update(toxic)
-                    if timing {
+                    if existing.faultTimer != timer {
                         existing.timer?.cancel()
                         self.startTimer(existing)
                     }
                 }
                 next.append(existing)
-            } else {
-                let added = LinkToxic(toxic, seed: self.proxy.environment.seed, proxy: self.proxy.name, link: self.id)
+            } else if let added = LinkToxic(
+                toxic,
+                seed: self.proxy.environment.seed,
+                proxy: self.proxy.name,
+                link: self.id
+            ) {
                 self.record(added, outcome: added.applies ? "applied" : "skipped")
                 next.append(added)
                 self.startTimer(added)
@@ -65,14 +70,22 @@ final class Link {
         }
         for old in self.toxics where !next.contains(where: { $0 === old }) { old.timer?.cancel() }
         self.toxics = next
-        self.activeUpstream = next.filter { $0.applies && $0.toxic.stream == .upstream }
-        self.activeDownstream = next.filter { $0.applies && $0.toxic.stream == .downstream }
-        self.httpToxics = next.filter { $0.applies && $0.effect.isHTTP }
+        let active = next.filter(\.applies)
+        func stream(_ stream: Toxic.Stream) -> [(LinkToxic, any StreamFault)] {
+            active.compactMap { toxic in
+                guard toxic.toxic.stream == stream, let fault = toxic.fault as? any StreamFault else { return nil }
+                return (toxic, fault)
+            }
+        }
+        self.upstreamFaults = stream(.upstream)
+        self.downstreamFaults = stream(.downstream)
+        self.httpFaults = active.compactMap { toxic in (toxic.fault as? any HTTPFault).map { (toxic, $0) } }
+        self.postgresFaults = active.compactMap { toxic in (toxic.fault as? any PostgresFault).map { (toxic, $0) } }
     }
 
     /// `timeout` closes and `reset_peer` resets the connection after their time.
     private func startTimer(_ toxic: LinkToxic) {
-        guard toxic.applies, let timer = toxic.effect.timer else { return }
+        guard toxic.applies, let timer = toxic.faultTimer else { return }
         if !timer.reset && timer.milliseconds == 0 { return }  // timeout 0: hold the data, never close
         let delay = TimeAmount.nanoseconds(Int64(timer.milliseconds * 1_000_000))
         toxic.timer = self.client.eventLoop.assumeIsolated().scheduleTask(in: delay) {
@@ -81,17 +94,10 @@ final class Link {
         }
     }
 
-    /// The active toxics of one kind on one stream, in the order they were added.
-    private func active(_ stream: Toxic.Stream) -> [LinkToxic] {
-        stream == .upstream ? self.activeUpstream : self.activeDownstream
-    }
-
+    /// How long a close travelling `stream` waits (`slow_close`).
     func slowCloseDelay(for stream: Toxic.Stream) -> TimeAmount {
-        var milliseconds = 0.0
-        for toxic in self.active(stream) {
-            if case .slowClose(let delay) = toxic.effect { milliseconds += delay }
-        }
-        return .nanoseconds(Int64(milliseconds * 1_000_000))
+        let faults = stream == .upstream ? self.upstreamFaults : self.downstreamFaults
+        return .milliseconds(fraction: faults.reduce(0) { $0 + $1.1.closeDelay })
     }
 
     // MARK: - Bytes
@@ -124,73 +130,24 @@ final class Link {
         }
     }
 
-    /// Applies `stream`'s byte toxics (timeout, limit_data, slicer, bandwidth, latency, in that
-    /// order) and hands the result to the stage that writes it; `delay` comes on top (HTTP).
+    /// Runs `stream`'s faults over the bytes, in the order the toxics were added, and hands the
+    /// pieces to the stage that writes them; `delay` comes first (HTTP).
     func deliver(_ buffer: ByteBuffer, stream: Toxic.Stream, delay: TimeAmount = .zero) {
         guard !self.dropped, buffer.readableBytes > 0 else { return }
         let stage: ToxicStage = stream == .upstream ? self.toServer : self.toClient
-        let toxics = self.active(stream)
-        if toxics.isEmpty && delay == .zero { return stage.emit(buffer, due: nil) }
+        let faults = stream == .upstream ? self.upstreamFaults : self.downstreamFaults
+        if faults.isEmpty && delay == .zero { return stage.emit(buffer, due: nil) }
 
-        var buffer = buffer
-        var closeAfter: LinkToxic?
-        for toxic in toxics {
-            switch toxic.effect {
-            case .timeout:
-                return  // data is held (dropped) until the toxic goes or its timer closes the link
-            case .limitData(let limit):
-                let allowed = max(0, limit - toxic.count)
-                if buffer.readableBytes >= allowed {
-                    buffer = buffer.getSlice(at: buffer.readerIndex, length: allowed) ?? ByteBuffer()
-                    closeAfter = toxic
-                }
-                toxic.count += buffer.readableBytes
-            default:
-                break
-            }
+        var pieces = [StreamPiece(bytes: buffer, due: .now() + delay)]
+        var closing: LinkToxic?
+        for (toxic, fault) in faults where !pieces.isEmpty {
+            if fault.shape(&pieces, on: toxic) { closing = toxic }
         }
-
-        let now = NIODeadline.now()
-        var pieces: [(ByteBuffer, NIODeadline)] = [(buffer, now + delay)]
-        for toxic in toxics {
-            switch toxic.effect {
-            case .slicer(let average, let variation, let delayMicroseconds) where average > 0:
-                pieces = pieces.flatMap { piece in
-                    toxic.slice(piece.0, average: average, variation: variation).enumerated().map { index, slice in
-                        (slice, piece.1 + .nanoseconds(Int64(Double(index) * delayMicroseconds * 1000)))
-                    }
-                }
-            case .bandwidth(let rate) where rate > 0:
-                // Paced in pieces of 100 ms worth of bytes (rate is KB/s = bytes per millisecond).
-                let step = max(1, Int(rate * 100))
-                pieces = pieces.flatMap { piece in
-                    Self.split(piece.0, every: step).map { slice in
-                        let start = max(piece.1, toxic.pacedUntil)
-                        toxic.pacedUntil = start + .nanoseconds(Int64(Double(slice.readableBytes) / rate * 1_000_000))
-                        return (slice, toxic.pacedUntil)
-                    }
-                }
-            case .latency(let milliseconds, let jitter):
-                let extra = milliseconds + (jitter > 0 ? (toxic.random.unit() * 2 - 1) * jitter : 0)
-                let shift = TimeAmount.nanoseconds(Int64(max(0, extra) * 1_000_000))
-                pieces = pieces.map { ($0.0, $0.1 + shift) }
-            default:
-                break
-            }
-        }
-        for (piece, due) in pieces { stage.emit(piece, due: due) }
-        if let closeAfter {
-            self.fault(closeAfter, outcome: "closed after \(closeAfter.count) bytes")
+        for piece in pieces { stage.emit(piece.bytes, due: piece.due) }
+        if let closing {
+            self.fault(closing, outcome: "closed after \(closing.count) bytes")
             stage.whenDrained { self.drop(reset: false) }
         }
-    }
-
-    private static func split(_ buffer: ByteBuffer, every size: Int) -> [ByteBuffer] {
-        var buffer = buffer
-        var pieces: [ByteBuffer] = []
-        while buffer.readableBytes > size, let piece = buffer.readSlice(length: size) { pieces.append(piece) }
-        pieces.append(buffer)
-        return pieces
     }
 
     /// Writes bytes of the proxy's own making to the client (an HTTP answer, an ErrorResponse).
@@ -250,65 +207,5 @@ final class Link {
             path: [self.proxy.name, toxic.toxic.name, String(self.id), String(request)]
         )
         return random.unit() < probability
-    }
-}
-
-/// One toxic as one connection sees it: whether it applies (toxicity), its random stream and
-/// its per-connection counters.
-final class LinkToxic {
-    private(set) var toxic: Toxic
-    private(set) var effect: ToxicEffect
-    /// The connection's draw for toxicity; the toxic applies while it is below `toxicity`.
-    private let roll: Double
-    var random: SplitMix64
-    var timer: Scheduled<Void>?
-    /// limit_data: bytes let through; pg_drop_after_rows: rows seen.
-    var count = 0
-    /// bandwidth: when the bytes already paced will have gone out.
-    var pacedUntil = NIODeadline.uptimeNanoseconds(0)
-
-    init(_ toxic: Toxic, seed: UInt64, proxy: String, link: Int) {
-        self.toxic = toxic
-        self.effect = ToxicEffect(toxic)
-        self.random = SplitMix64(seed: seed, path: [proxy, toxic.name, String(link)])
-        self.roll = self.random.unit()
-    }
-
-    var applies: Bool { self.toxic.toxicity >= 1 || self.roll < self.toxic.toxicity }
-
-    func update(_ toxic: Toxic) {
-        self.toxic = toxic
-        self.effect = ToxicEffect(toxic)
-    }
-
-    /// Cuts `buffer` into pieces of `average ± variation` bytes.
-    func slice(_ buffer: ByteBuffer, average: Int, variation: Int) -> [ByteBuffer] {
-        var buffer = buffer
-        var pieces: [ByteBuffer] = []
-        while buffer.readableBytes > 0 {
-            let size = max(
-                1,
-                average + (variation > 0 ? Int(self.random.next() % UInt64(2 * variation + 1)) - variation : 0)
-            )
-            pieces.append(buffer.readSlice(length: min(size, buffer.readableBytes)) ?? ByteBuffer())
-        }
-        return pieces
-    }
-}
-
-extension ToxicEffect {
-    struct Timer: Equatable {
-        var milliseconds: Double
-        /// RST (`reset_peer`) rather than close (`timeout`).
-        var reset: Bool
-    }
-
-    /// The timer a toxic starts on each connection it applies to.
-    var timer: Timer? {
-        switch self {
-        case .timeout(let milliseconds): return Timer(milliseconds: milliseconds, reset: false)
-        case .resetPeer(let milliseconds): return Timer(milliseconds: milliseconds, reset: true)
-        default: return nil
-        }
     }
 }

@@ -21,10 +21,10 @@ final class PostgresTracker {
     /// The SQL of the extended-protocol cycle in progress (from its Parse/Bind to its Sync).
     private var cycleSQL: String?
     /// An error to answer the current extended cycle with, once its Sync arrives.
-    private var pendingError: (LinkToxic, ToxicEffect.PostgresError, Int)?
+    private var pendingError: (LinkToxic, PostgresErrorReply, Int)?
     private var queries = 0
     /// After a COMMIT went to the server: its reply is swallowed, then the link dropped.
-    private var commitCut: LinkToxic?
+    private var commitCut: (toxic: LinkToxic, reset: Bool)?
 
     init(link: Link) {
         self.link = link
@@ -91,28 +91,42 @@ final class PostgresTracker {
         out.writeBuffer(&self.fromClientBytes)
     }
 
+    /// Tells the faults that apply about an event; the first action any of them asks for.
+    private func react(_ event: PostgresEvent, query: Int = 0) -> (LinkToxic, PostgresAction)? {
+        for (toxic, fault) in self.link.postgresFaults {
+            let picks = { (probability: Double) -> Bool in
+                let picked = self.link.picks(toxic, request: query, probability: probability)
+                if !picked { self.link.record(toxic, request: query, outcome: "skipped") }
+                return picked
+            }
+            if let action = fault.react(to: event, on: toxic, picks: picks) { return (toxic, action) }
+        }
+        return nil
+    }
+
     /// `pg_drop_startup` and `pg_error` with `phase: startup`; true if the connection ends here.
     private func refuseStartup() -> Bool {
-        for toxic in self.link.toxics where toxic.applies {
-            switch toxic.effect {
-            case .pgDropStartup(let reset):
-                self.link.fault(toxic, outcome: reset ? "reset at startup" : "closed at startup")
-                self.link.drop(reset: reset)
-                return true
-            case .pgError(let error, startup: true, _, let probability):
-                guard self.link.picks(toxic, request: 0, probability: probability) else {
-                    self.link.record(toxic, outcome: "skipped")
-                    continue
-                }
-                self.link.fault(toxic, outcome: "FATAL \(error.sqlstate) at startup")
-                self.link.inject(Self.errorResponse(PostgresErrorFields(error, fatal: true)))
-                self.link.drop(reset: false)
-                return true
-            default:
-                continue
-            }
+        switch self.react(.startup) {
+        case (let toxic, .drop(let reset, let outcome))?:
+            self.link.fault(toxic, outcome: outcome)
+            self.link.drop(reset: reset)
+            return true
+        case (let toxic, .error(let reply))?:
+            self.link.fault(toxic, outcome: "FATAL \(reply.sqlstate) at startup")
+            self.link.inject(Self.errorResponse(reply))
+            self.link.drop(reset: false)
+            return true
+        default:
+            return false
         }
-        return false
+    }
+
+    /// The error a `pg_error` fault answers this query with, if one picks it.
+    private func pickError(sql: String) -> (LinkToxic, PostgresErrorReply, Int)? {
+        guard case (let toxic, .error(let reply))? = self.react(.query(sql: sql), query: self.queries) else {
+            return nil
+        }
+        return (toxic, reply, self.queries)
     }
 
     private func handleClientMessage(_ message: ByteBuffer, into out: inout ByteBuffer) {
@@ -160,28 +174,13 @@ final class PostgresTracker {
         }
     }
 
-    /// A `pg_error` toxic that picks this query, if any.
-    private func pickError(sql: String) -> (LinkToxic, ToxicEffect.PostgresError, Int)? {
-        for toxic in self.link.toxics where toxic.applies {
-            guard case .pgError(let error, startup: false, let match, let probability) = toxic.effect else { continue }
-            guard match.isEmpty || sql.lowercased().contains(match.lowercased()) else { continue }
-            guard self.link.picks(toxic, request: self.queries, probability: probability) else {
-                self.link.record(toxic, request: self.queries, outcome: "skipped")
-                continue
-            }
-            return (toxic, error, self.queries)
-        }
-        return nil
-    }
-
     /// Answers a query with the toxic's error. FATAL: the proxy sends the ErrorResponse and ends
     /// the connection, as the server would. ERROR: the server itself raises it (a `DO` block in
     /// place of the query), so its transaction state really is failed and nothing is faked.
-    private func answer(_ toxic: LinkToxic, _ error: ToxicEffect.PostgresError, query: Int, into out: inout ByteBuffer)
-    {
+    private func answer(_ toxic: LinkToxic, _ error: PostgresErrorReply, query: Int, into out: inout ByteBuffer) {
         self.link.fault(toxic, request: query, outcome: "\(error.fatal ? "FATAL" : "ERROR") \(error.sqlstate)")
         if error.fatal {
-            self.link.inject(Self.errorResponse(PostgresErrorFields(error, fatal: true)))
+            self.link.inject(Self.errorResponse(error))
             self.link.drop(reset: false)
             return
         }
@@ -195,11 +194,8 @@ final class PostgresTracker {
     }
 
     private func armCommitCut() {
-        for toxic in self.link.toxics where toxic.applies {
-            if case .pgDropAfterCommit = toxic.effect {
-                self.commitCut = toxic
-                return
-            }
+        if case (let toxic, .cutCommitReply(let reset))? = self.react(.commitSent, query: self.queries) {
+            self.commitCut = (toxic, reset)
         }
     }
 
@@ -233,40 +229,23 @@ final class PostgresTracker {
             if let cut = self.commitCut {
                 // The COMMIT reached the server; its reply never reaches the client.
                 if type == UInt8(ascii: "Z") {
-                    self.link.fault(cut, request: self.queries, outcome: "dropped after COMMIT (reply withheld)")
-                    self.link.drop(reset: cut.effect == .pgDropAfterCommit(reset: true))
+                    self.link.fault(cut.toxic, request: self.queries, outcome: "dropped after COMMIT (reply withheld)")
+                    self.link.drop(reset: cut.reset)
                 }
                 continue
             }
             out.writeImmutableBuffer(message)
-            if type == UInt8(ascii: "D") {
-                self.countRow()
-            } else if type == UInt8(ascii: "Z") {
-                let status = message.getInteger(at: message.readerIndex + 5, as: UInt8.self) ?? 0
-                self.readyForQuery(status: status)
+            let event: PostgresEvent?
+            switch type {
+            case UInt8(ascii: "D"): event = .dataRow
+            case UInt8(ascii: "Z"):
+                event = .readyForQuery(status: message.getInteger(at: message.readerIndex + 5, as: UInt8.self) ?? 0)
+            default: event = nil
             }
-        }
-    }
-
-    private func countRow() {
-        for toxic in self.link.toxics where toxic.applies {
-            guard case .pgDropAfterRows(let rows, let reset) = toxic.effect else { continue }
-            toxic.count += 1
-            if toxic.count >= rows {
-                self.link.fault(toxic, request: self.queries, outcome: "dropped after \(toxic.count) rows")
+            if let event, case (let toxic, .drop(let reset, let outcome))? = self.react(event, query: self.queries) {
+                self.link.fault(toxic, request: self.queries, outcome: outcome)
                 self.endAfterForwarding(reset: reset)
-                return
             }
-        }
-    }
-
-    private func readyForQuery(status: UInt8) {
-        guard status == UInt8(ascii: "T") else { return }
-        for toxic in self.link.toxics where toxic.applies {
-            guard case .pgDropInTransaction(let reset) = toxic.effect else { continue }
-            self.link.fault(toxic, request: self.queries, outcome: "dropped in transaction")
-            self.endAfterForwarding(reset: reset)
-            return
         }
     }
 
@@ -290,24 +269,11 @@ final class PostgresTracker {
         return word == "COMMIT" || word == "END"
     }
 
-    /// The fields of an ErrorResponse.
-    struct PostgresErrorFields {
-        var severity: String
-        var sqlstate: String
-        var message: String
-
-        init(_ error: ToxicEffect.PostgresError, fatal: Bool) {
-            self.severity = fatal ? "FATAL" : "ERROR"
-            self.sqlstate = error.sqlstate
-            self.message = error.message
-        }
-    }
-
-    static func errorResponse(_ fields: PostgresErrorFields) -> ByteBuffer {
+    /// An ErrorResponse message: severity, SQLSTATE and message fields.
+    static func errorResponse(_ reply: PostgresErrorReply) -> ByteBuffer {
+        let severity = reply.fatal ? "FATAL" : "ERROR"
         var payload = ByteBuffer()
-        for (code, value) in [
-            ("S", fields.severity), ("V", fields.severity), ("C", fields.sqlstate), ("M", fields.message),
-        ] {
+        for (code, value) in [("S", severity), ("V", severity), ("C", reply.sqlstate), ("M", reply.message)] {
             payload.writeString(code)
             payload.writeString(value)
             payload.writeInteger(UInt8(0))

@@ -35,43 +35,14 @@ public struct Toxic: Codable, Sendable, Equatable {
         self.ttl = ttl
     }
 
-    /// Every toxic type with its attributes' defaults: Toxiproxy's names and units first, then
-    /// the HTTP- and PostgreSQL-aware ones.
-    static let schema: [String: [String: AttributeValue]] = {
-        let matchers: [String: AttributeValue] = [
-            "method": .string(""), "path_prefix": .string(""), "query": .string(""), "probability": .number(1),
-        ]
-        return [
-            "latency": ["latency": .number(0), "jitter": .number(0)],
-            "bandwidth": ["rate": .number(0)],
-            "slow_close": ["delay": .number(0)],
-            "timeout": ["timeout": .number(0)],
-            "reset_peer": ["timeout": .number(0)],
-            "slicer": ["average_size": .number(0), "size_variation": .number(0), "delay": .number(0)],
-            "limit_data": ["bytes": .number(0)],
-            "http_status": matchers.merging([
-                "status": .number(503), "retry_after": .string(""), "body": .string(""), "headers": .table([:]),
-            ]) { $1 },
-            "http_delay": matchers.merging(["delay": .number(0), "target": .string("headers")]) { $1 },
-            "http_reset": matchers.merging(["after_bytes": .number(0)]) { $1 },
-            "pg_drop_startup": ["reset": .number(0)],
-            "pg_drop_in_transaction": ["reset": .number(0)],
-            "pg_drop_after_rows": ["rows": .number(1), "reset": .number(0)],
-            "pg_drop_after_commit": ["reset": .number(0)],
-            "pg_error": [
-                "sqlstate": .string("57P01"), "message": .string(""), "severity": .string(""),
-                "phase": .string("query"), "match": .string(""), "probability": .number(1),
-            ],
-        ]
-    }()
-
     /// Checks the toxic and fills in the defaults of attributes it leaves out; numbers given for
     /// string attributes (`"retry_after": 5`) become strings.
     func validated() throws(ProxyRegistry.Failure) -> Toxic {
         func failure(_ message: String) -> ProxyRegistry.Failure {
             ProxyRegistry.Failure(status: 400, message: message)
         }
-        guard let defaults = Self.schema[self.type] else { throw failure("unsupported toxic type: \(self.type)") }
+        guard let kind = FaultKinds.byType[self.type] else { throw failure("unsupported toxic type: \(self.type)") }
+        let defaults = kind.defaults
         guard !self.name.isEmpty else { throw failure("toxic name must not be empty") }
         guard (0...1).contains(self.toxicity) else { throw failure("toxicity must be between 0 and 1") }
         if let ttl = self.ttl, !(ttl > 0 && ttl.isFinite) {
@@ -92,7 +63,7 @@ public struct Toxic: Codable, Sendable, Equatable {
             }
         }
         for (key, value) in defaults where toxic.attributes[key] == nil { toxic.attributes[key] = value }
-        for (key, choices) in Self.choices {
+        for (key, choices) in kind.choices {
             guard let value = toxic.attributes[key]?.string else { continue }
             guard choices.contains(value.lowercased()) else {
                 throw failure(
@@ -100,14 +71,9 @@ public struct Toxic: Codable, Sendable, Equatable {
                 )
             }
         }
-        if let problem = ToxicEffect(toxic).problem { throw failure(problem) }
+        if let problem = kind.init(toxic).problem { throw failure(problem) }
         return toxic
     }
-
-    /// String attributes that take one of a few words.
-    private static let choices: [String: Set<String>] = [
-        "target": ["headers", "body"], "phase": ["query", "startup"], "severity": ["", "error", "fatal"],
-    ]
 
     func number(_ key: String) -> Double { self.attributes[key]?.number ?? 0 }
     func string(_ key: String) -> String { self.attributes[key]?.string ?? "" }
