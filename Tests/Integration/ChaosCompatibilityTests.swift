@@ -56,6 +56,15 @@ extension Integration {
                     #"{"name":"redis","listen":"\#(listen)","upstream":"127.0.0.1:6379","enabled":false}"#
                 )
                 #expect(disabled.status == 200 && disabled.json["enabled"] as? Bool == false)
+                // Moving the listener (PATCH with a new listen address) rebinds it.
+                let moved = try await Harness.send(
+                    .PATCH,
+                    "\(chaos)/proxies/redis",
+                    #"{"listen":"127.0.0.1:0","enabled":true}"#
+                )
+                let newListen = try #require(moved.json["listen"] as? String)
+                #expect(moved.status == 200 && newListen != listen && !newListen.hasSuffix(":0"))
+                #expect(moved.json["enabled"] as? Bool == true)
                 // client.Populate([...]) replaces proxies of the same name.
                 let populated = try await Harness.send(
                     .POST,

@@ -189,6 +189,16 @@ public final class Proxy: Sendable {
         for link in links { try? await link.eventLoop.flatSubmit { link.value.client.close() }.get() }
     }
 
+    /// Moves the listener (a running proxy stops and starts again on the new address; its open
+    /// connections close, as in Toxiproxy).
+    public func setListen(_ listen: String) async throws {
+        _ = try Self.split(listen)
+        let running = self.enabled
+        if running { await self.stop() }
+        self.state.withLock { $0.listen = listen }
+        if running { try await self.start() }
+    }
+
     /// Points new connections at another upstream.
     public func setUpstream(_ upstream: String) throws {
         _ = try Self.split(upstream)

@@ -78,6 +78,10 @@ public actor ProxyRegistry {
         if let upstream = spec.upstream {
             do { try proxy.setUpstream(upstream) } catch { throw Failure(status: 400, message: "\(error)") }
         }
+        // Clients that post the whole proxy back send the listen address they were given.
+        if let listen = spec.listen, listen != proxy.listen {
+            do { try await proxy.setListen(listen) } catch { throw Failure(status: 400, message: "\(error)") }
+        }
         if let enabled = spec.enabled, enabled != proxy.enabled {
             if enabled {
                 do { try await proxy.start() } catch { throw Failure(status: 500, message: "\(error)") }
