@@ -22,7 +22,8 @@ final class HealthMonitor: Sendable {
         var shuttingDown = false
         var database = DatabaseCheck()
         var refresh = RefreshRecord()
-        var migrationWaiters: [CheckedContinuation<Void, Never>] = []
+        var migrationWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
     }
 
     private let state = Mutex(State())
@@ -47,20 +48,32 @@ final class HealthMonitor: Sendable {
         let waiters = self.state.withLock { state in
             state.migrated = true
             defer { state.migrationWaiters.removeAll() }
-            return state.migrationWaiters
+            return Array(state.migrationWaiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once the schema is migrated.
+    /// Returns once the schema is migrated, or when the waiting task is cancelled (a shutdown
+    /// that comes before the database ever answered must not wait for it).
     func waitUntilMigrated() async {
-        await withCheckedContinuation { continuation in
-            let ready = self.state.withLock { state -> Bool in
-                if state.migrated { return true }
-                state.migrationWaiters.append(continuation)
-                return false
+        let id = self.state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // Checked under the lock that onCancel takes too: a cancellation either finds the
+                // waiter registered, or is seen here.
+                let ready = self.state.withLock { state -> Bool in
+                    if state.migrated || Task.isCancelled { return true }
+                    state.migrationWaiters[id] = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            let waiter = self.state.withLock { $0.migrationWaiters.removeValue(forKey: id) }
+            waiter?.resume()
         }
     }
 

@@ -66,7 +66,13 @@ struct LabScope: SuiteTrait, TestScoping {
             let app = record["app"] as? String, let chaos = record["chaos"] as? String,
             let fake = record["fakeUpstream"] as? String
         else {
-            throw HarnessError("lab up did not become ready:\n\(lab.log.suffix(3000))")
+            // A crash report starts with its cause; show that as well as how the lab ended.
+            let log = lab.log
+            let crash = ["Fatal error", "💣", "Program crashed"].compactMap { log.range(of: $0) }.min {
+                $0.lowerBound < $1.lowerBound
+            }
+            let cause = crash.map { "\(log[$0.lowerBound...].prefix(2500))\n…\n" } ?? ""
+            throw HarnessError("lab up did not become ready:\n\(cause)\(log.suffix(1500))")
         }
         let proxies = try await fetch("\(chaos)/proxies").json
         let upstreamProxy = (proxies["upstream"] as? [String: Any])?["listen"] as? String
