@@ -59,12 +59,16 @@ struct AppCommand: AsyncParsableCommand {
         )
         let dependencies = AppDependencies.live(config: config, threadPool: threadPool, logger: logger)
         let app = buildApplication(config: config, dependencies: dependencies)
+        var failure: (any Error)?
         do {
             try await app.serviceGroup().run()
         } catch {
+            failure = error
             logger.error("stopped by an error", metadata: ["error": "\(redacted(error))"])
         }
         try? await threadPool.shutdownGracefully()
         logger.info("stopped")
+        // A supervisor (Kubernetes, the lab) must see that this was not a clean stop.
+        if failure != nil { throw ExitCode.failure }
     }
 }

@@ -67,7 +67,7 @@ final class LabStack {
                 )
             }
         }
-        let ports = try self.choosePorts()
+        var ports = try self.choosePorts()
         try FileManager.default.createDirectory(atPath: "\(self.directory)/logs", withIntermediateDirectories: true)
 
         signal(SIGINT) { _ in stopRequested = 1 }
@@ -79,7 +79,7 @@ final class LabStack {
         sigaddset(&stopSignals, SIGTERM)
         sigprocmask(SIG_UNBLOCK, &stopSignals, nil)
         do {
-            let record = try self.start(ports)
+            let record = try self.start(&ports)
             try self.write(record)
             self.announce(record, ports: ports)
             self.supervise()
@@ -117,11 +117,18 @@ final class LabStack {
         )
     }
 
-    private func start(_ ports: Ports) throws -> LabRecord {
+    /// A port asked for as 0 is picked again right before the program that binds it starts:
+    /// "free" only holds for a moment, and the steps before can take seconds.
+    private func refresh(_ port: inout Int, requested: Int) throws {
+        if requested == 0 { port = try LocalPorts.free() }
+    }
+
+    private func start(_ ports: inout Ports) throws -> LabRecord {
         let logs = "\(self.directory)/logs"
         var databaseURL: String
         var database = "postgresql"
         if !self.options.sqlite, let binaries = PostgresCluster.findBinaries() {
+            try self.refresh(&ports.postgres, requested: self.options.postgresPort)
             let cluster = PostgresCluster(
                 binaries: binaries,
                 directory: "\(self.directory)/postgres",
@@ -130,7 +137,7 @@ final class LabStack {
             say("lab: PostgreSQL (\(binaries)) on 127.0.0.1:\(ports.postgres), data in \(cluster.directory)")
             try cluster.start(log: "\(logs)/postgres.log")
             self.postgres = cluster
-            databaseURL = "postgres://rm@127.0.0.1:\(ports.postgresProxy)/postgres"
+            databaseURL = ""  // through the postgres proxy, once its port is final (below)
         } else {
             database = "sqlite"
             databaseURL = "sqlite:\(self.directory)/rickmorty.sqlite"
@@ -141,6 +148,7 @@ final class LabStack {
             )
         }
 
+        try self.refresh(&ports.fakeUpstream, requested: self.options.fakeUpstreamPort)
         let fakeUpstream = "http://127.0.0.1:\(ports.fakeUpstream)"
         try self.launch(
             "fake-upstream",
@@ -152,6 +160,10 @@ final class LabStack {
         )
         try self.waitFor("\(fakeUpstream)/api", name: "fake-upstream", seconds: 30)
 
+        try self.refresh(&ports.chaos, requested: self.options.chaosPort)
+        try self.refresh(&ports.upstreamProxy, requested: self.options.upstreamProxyPort)
+        try self.refresh(&ports.postgresProxy, requested: self.options.postgresProxyPort)
+        if database == "postgresql" { databaseURL = "postgres://rm@127.0.0.1:\(ports.postgresProxy)/postgres" }
         let chaos = "http://127.0.0.1:\(ports.chaos)"
         let proxies = """
             [{"name":"upstream","listen":"127.0.0.1:\(ports.upstreamProxy)","upstream":"127.0.0.1:\(ports.fakeUpstream)"},
@@ -173,6 +185,7 @@ final class LabStack {
         var environment = [
             "REFRESH_INTERVAL": "10", "UPSTREAM_PROBE_INTERVAL": "2", "MAX_RETRY_AFTER": "5",
         ].filter { ProcessInfo.processInfo.environment[$0.key] == nil }
+        try self.refresh(&ports.app, requested: self.options.appPort)
         environment["DATABASE_URL"] = databaseURL
         environment["UPSTREAM_BASE_URL"] = "http://127.0.0.1:\(ports.upstreamProxy)/api"
         environment["HOST"] = "127.0.0.1"

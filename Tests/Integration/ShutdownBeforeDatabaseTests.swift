@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import TestSupport
 import Testing
 
@@ -26,6 +28,27 @@ extension Integration {
             let status = await app.waitForExit(timeout: .seconds(10))
             #expect(status == 0, "exit status \(String(describing: status)):\n\(app.log.suffix(1500))")
             #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(!app.log.contains("Fatal error"))
+        }
+
+        @Test("a port already in use while the database is unreachable: exit 1 with the reason, no crash")
+        func busyPortWithoutDatabase() async throws {
+            let busy = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: 0).get()
+            let nowhere = try freePort()
+            let app = try BackgroundProcess(
+                [AppProcess.executable],
+                environment: [
+                    "HOST": "127.0.0.1", "PORT": String(busy.localAddress?.port ?? 0),
+                    "DATABASE_URL": "postgres://rm@127.0.0.1:\(nowhere)/postgres",
+                    "UPSTREAM_BASE_URL": "http://127.0.0.1:\(nowhere)/api",
+                ]
+            )
+            defer { app.cleanUp() }
+            let status = await app.waitForExit(timeout: .seconds(10))
+            try await busy.close()
+            #expect(status == 1, "exit status \(String(describing: status)):\n\(app.log.suffix(1500))")
+            #expect(app.log.contains("Address already in use"))
             #expect(!app.log.contains("Fatal error"))
         }
     }
