@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "App", "Native", "FakeUpstreamKit", "ChaosKit", "TestSupport",
+                "App", "Native", "FakeUpstreamKit", "ChaosKit", "TestSupport", "SystemSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

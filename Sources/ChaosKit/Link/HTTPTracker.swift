@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// Follows HTTP/1.1 requests on a link so HTTP toxics can act per request: it finds each request

@@ -63,7 +63,12 @@ final class Link {
                 proxy: self.proxy.name,
                 link: self.id
             ) {
-                self.record(added, outcome: added.applies ? "applied" : "skipped")
+                // A connection that gets a toxic counts as a fault injected; one that does not is only journaled.
+                if added.applies {
+                    self.fault(added, outcome: "applied")
+                } else {
+                    self.record(added, outcome: "skipped")
+                }
                 next.append(added)
                 self.startTimer(added)
             }
@@ -176,6 +181,7 @@ final class Link {
 
     // MARK: - Journal and metrics
 
+    /// Journals a decision (`GET /events`).
     func record(_ toxic: LinkToxic, request: Int = 0, outcome: String) {
         self.proxy.environment.journal.record(
             proxy: self.proxy.name,
@@ -184,13 +190,6 @@ final class Link {
             request: request,
             outcome: outcome
         )
-        if outcome == "applied" {
-            self.proxy.environment.metrics.fault(
-                proxy: self.proxy.name,
-                toxic: toxic.toxic.name,
-                kind: toxic.toxic.type
-            )
-        }
     }
 
     /// Records a fault injected (journal and `chaos_faults_injected_total`).

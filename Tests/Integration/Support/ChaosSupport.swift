@@ -22,20 +22,14 @@ extension Harness {
         }
     }
 
-    /// Sends `json` with `method` and returns the answer.
+    /// Sends `json` with `method` and returns the answer (``fetch(_:method:headers:body:)``).
     static func send(
         _ method: HTTPMethod,
         _ url: String,
         _ json: String,
         headers: [(String, String)] = []
     ) async throws -> HTTPResult {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.body = .bytes(ByteBuffer(string: json))
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await Harness.http.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return HTTPResult(status: Int(response.status.code), headers: response.headers, body: String(buffer: body))
+        try await fetch(url, method: method, headers: headers, body: json)
     }
 
     /// Creates a proxy to `upstreamPort` and returns the port it listens on.

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import SystemSupport
 import TestSupport
 
 #if canImport(Glibc)
@@ -24,15 +25,7 @@ final class TCPProbe {
     init(port: Int) throws {
         self.fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard self.fd >= 0 else { throw HarnessError("socket() failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        let connected = LocalPorts.withAddress(LocalPorts.address(port)) { connect(self.fd, $0, $1) }
         guard connected == 0 else {
             close(self.fd)
             throw HarnessError("connect to 127.0.0.1:\(port) failed: errno \(errno)")
