@@ -12,11 +12,13 @@ done
 [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/aarch64-linux-gnu/curl/curl.h ] || missing+=("curl/curl.h")
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=("PostgreSQL server binaries (initdb)")
 command -v promtool >/dev/null 2>&1 || missing+=("promtool (apt: prometheus)")
+command -v shellcheck >/dev/null 2>&1 || missing+=("shellcheck (apt: shellcheck)")
+command -v curl >/dev/null 2>&1 || missing+=("curl (apt: curl)")
 python3 -c 'import openapi_spec_validator' 2>/dev/null || missing+=("openapi-spec-validator (pip)")
 python3 -c 'import yaml' 2>/dev/null || missing+=("PyYAML (pip: pyyaml)")
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "test.sh: missing: ${missing[*]}" >&2
-    echo "test.sh: install them with: sudo apt-get install -y libpq-dev libsqlite3-dev libcurl4-openssl-dev postgresql prometheus" >&2
+    echo "test.sh: install them with: sudo apt-get install -y libpq-dev libsqlite3-dev libcurl4-openssl-dev postgresql prometheus shellcheck curl" >&2
     echo "test.sh: and: python3 -m pip install openapi-spec-validator pyyaml" >&2
     exit 1
 fi
@@ -25,6 +27,9 @@ echo "==> alert rules: promtool check rules, promtool test rules, runbook and da
 promtool check rules ops/alerts/rules.yaml
 promtool test rules ops/alerts/tests/*.yaml
 python3 scripts/check-ops.py
+
+echo "==> shellcheck"
+shellcheck scripts/*.sh scripts/lab .ci/run
 
 echo "==> swift format lint"
 swift format lint --strict -r -p Sources Tests Package.swift
@@ -43,6 +48,9 @@ if grep -E "^$(pwd)/(Sources|Tests)/.*: warning:" "$log"; then
     echo "test.sh: the build has warnings in our code (above); they count as errors" >&2
     exit 1
 fi
+
+echo "==> the Quick start's first command, as the README has it (scripts/lab up, ready, scripts/lab down)"
+scripts/check-quickstart.sh
 
 echo "==> swift test"
 swift test --skip-build 2>&1

@@ -26,10 +26,6 @@ struct FakeUpstreamCommand: AsyncParsableCommand {
     @Flag(name: .customLong("known-answer"), help: "Print the ids App should store, one per line, and exit.")
     var knownAnswer = false
 
-    private struct ConfigFile: Decodable {
-        var behaviors: [Behavior]?
-    }
-
     func validate() throws {
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be from 0 to 65535") }
         guard (0...5_000_000).contains(self.characters) else {
@@ -52,8 +48,11 @@ struct FakeUpstreamCommand: AsyncParsableCommand {
         configuration.publicBaseURL = self.publicBaseURL
         configuration.adminFromAnywhere = self.adminAnywhere
         if let path = self.config {
-            let file = try JSONDecoder().decode(ConfigFile.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-            configuration.behaviors = file.behaviors ?? []
+            do {
+                configuration.behaviors = try Behavior.decodeConfig(json: Data(contentsOf: URL(fileURLWithPath: path)))
+            } catch let error as BehaviorError {
+                throw ValidationError("invalid --config \(path): \(error.message)")
+            }
         }
         let server: FakeUpstreamServer
         do {

@@ -28,6 +28,7 @@ struct PostgresCluster {
         if fresh {
             try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
             try self.handOver(self.directory)
+            try self.checkReachable()
             try self.run("initdb", ["-D", self.directory, "-U", "rm", "-A", "trust", "-E", "UTF8", "--no-locale"])
         }
         _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -55,6 +56,18 @@ struct PostgresCluster {
             throw LabError("running as root, but there is no postgres user to run PostgreSQL as")
         }
         chown(path, user.pointee.pw_uid, user.pointee.pw_gid)
+    }
+
+    /// As root, PostgreSQL runs as `postgres`, which needs to search every folder above the cluster
+    /// (a checkout under a 0700 home folder is not): say so instead of initdb's "Permission denied".
+    private func checkReachable() throws {
+        guard self.asRoot else { return }
+        let (status, _) = try ChildProcess.run(["runuser", "-u", "postgres", "--", "test", "-w", self.directory])
+        guard status == 0 else {
+            throw LabError(
+                "PostgreSQL runs as the postgres user, who cannot reach \(self.directory) (a folder above it is not searchable by others): pass --state-dir under /tmp, or --sqlite"
+            )
+        }
     }
 
     @discardableResult

@@ -18,7 +18,7 @@ public struct HTTPExchange: Sendable {
 /// Why an HTTP exchange produced no response.
 public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     /// The broad cause, for retry decisions and metrics.
-    public enum Kind: String, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
         case connect, timeout, reset
         case protocolError = "protocol"
         case other

@@ -2,7 +2,7 @@
 /// `Native` ever sees one.
 public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, in terms a caller can act on.
-    public enum Kind: String, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
         /// The connection could not be opened (refused, unreachable, authentication, bad address).
         case connectFailed = "connect_failed"
         /// An open connection broke while it was in use (reset, closed by the server).

@@ -167,6 +167,47 @@ extension Integration {
             }
         }
 
+        @Test("a misspelt key anywhere in a behaviour is a 400 naming it; nothing is stored")
+        func adminUnknownKeys() async throws {
+            try await Harness.withFakeUpstream { api, fake in
+                let admin = api.replacingOccurrences(of: "/api", with: "/__admin")
+                let cases = [
+                    (#"{"match":{"path_prefx":"/x"},"action":{"status":500}}"#, "unknown key match.path_prefx"),
+                    (#"{"action":{"status":500},"tmes":1}"#, "unknown key tmes"),
+                    (#"{"action":{"latency":{"distribution":"fixed","ms":5,"mx_ms":9}}}"#, "action.latency.mx_ms"),
+                    (#"{"action":{"status":"500"}}"#, "wrong type at action.status"),
+                ]
+                for (body, expected) in cases {
+                    let response = try await fetch("\(admin)/behaviors", method: .POST, body: body)
+                    #expect(response.status == 400, "\(body)")
+                    let detail = response.json["detail"] as? String ?? ""
+                    #expect(detail.contains(expected), "\(detail)")
+                }
+                #expect(fake.store.behaviors.isEmpty)
+                #expect(try await fetch("\(api)/character/1").status == 200, "nothing turned into a 500")
+            }
+        }
+
+        @Test("behaviour ids start again at b1 after POST /__admin/reset")
+        func idsRestartAfterReset() async throws {
+            try await Harness.withFakeUpstream { api, _ in
+                let admin = api.replacingOccurrences(of: "/api", with: "/__admin")
+                let body = #"{"action":{"status":503}}"#
+                var ids: [String?] = []
+                for _ in 0..<2 {
+                    ids.append(try await fetch("\(admin)/behaviors", method: .POST, body: body).json["id"] as? String)
+                }
+                let reset = try await fetch("\(admin)/reset", method: .POST)
+                ids.append(try await fetch("\(admin)/behaviors", method: .POST, body: body).json["id"] as? String)
+                let removed = try await fetch("\(admin)/behaviors/b1", method: .DELETE)
+                let after = try await fetch("\(api)/character/1")
+                #expect(ids == ["b1", "b2", "b1"])
+                #expect(reset.status == 204)
+                #expect(removed.status == 204)
+                #expect(after.status == 200)
+            }
+        }
+
         @Test("/metrics counts requests by route template, status and fault")
         func metrics() async throws {
             try await Harness.withFakeUpstream { api, fake in

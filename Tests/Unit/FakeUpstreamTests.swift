@@ -48,7 +48,7 @@ struct FakeUpstreamTests {
         let info = try #require(first["info"] as? [String: Any])
         #expect(info["count"] as? Int == 826)
         #expect(info["pages"] as? Int == 42)
-        #expect(info["next"] as? String == "http://fake/api/character/?page=2")
+        #expect(info["next"] as? String == "http://fake/api/character?page=2")
         #expect(info["prev"] is NSNull)
         #expect((first["results"] as? [Any])?.count == 20)
         let last = try #require(self.json(self.page([("page", "42")])) as? [String: Any])
@@ -58,6 +58,16 @@ struct FakeUpstreamTests {
         #expect(
             String(decoding: self.page([("page", "43")]).body, as: UTF8.self) == #"{"error":"There is nothing here"}"#
         )
+    }
+
+    @Test("next and prev repeat the request's own path, with or without the trailing slash")
+    func linksFollowThePath() throws {
+        for path in ["/api/character", "/api/character/"] {
+            let response = self.api.respond(path: path, query: [(name: "page", value: "2")], baseURL: self.base)
+            let info = try #require((self.json(response) as? [String: Any])?["info"] as? [String: Any])
+            #expect(info["next"] as? String == "http://fake\(path)?page=3")
+            #expect(info["prev"] as? String == "http://fake\(path)?page=1")
+        }
     }
 
     @Test("page 0, negative or garbage is page 1")
@@ -153,6 +163,27 @@ struct BehaviorStoreTests {
         #expect(abs(drawn[1000] - 50) < 5, "the median is near 50 ms: \(drawn[1000])")
         #expect(drawn.allSatisfy { $0 > 0 })
         #expect(store.sample(FaultAction.Latency(distribution: .fixed, ms: 42)) == 42)
+    }
+
+    @Test("a --config file with a misspelt key is refused with the key's place")
+    func configUnknownKeys() {
+        #expect(throws: BehaviorError(message: "unknown key behaviours (accepted here: behaviors)")) {
+            try Behavior.decodeConfig(json: Data(#"{"behaviours":[]}"#.utf8))
+        }
+        #expect {
+            try Behavior.decodeConfig(
+                json: Data(#"{"behaviors":[{"action":{"status":500}},{"action":{},"tmes":1}]}"#.utf8)
+            )
+        } throws: { error in
+            (error as? BehaviorError)?.message.hasPrefix("unknown key behaviors[1].tmes (accepted here: id, match,")
+                == true
+        }
+        #expect(throws: Never.self) {
+            let behaviors = try Behavior.decodeConfig(
+                json: Data(#"{"behaviors":[{"match":{"headers":{"X-Anything":"1"}},"action":{"status":500}}]}"#.utf8)
+            )
+            #expect(behaviors.first?.match.headers == ["X-Anything": "1"], "header and query maps take any key")
+        }
     }
 
     @Test("every n-th match and time windows")

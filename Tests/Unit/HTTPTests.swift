@@ -149,6 +149,7 @@ struct HealthReportTests {
             refresh: .init(),
             backend: "sqlite",
             upstreamOK: upstreamOK,
+            upstreamError: upstreamOK ? nil : "HTTP 503",
             circuit: "closed",
             refreshTTL: 600,
             workerEnabled: true,
@@ -179,7 +180,7 @@ struct HealthReportTests {
                 #"{"status":"ok","upstream_ok":true,"db_ok":true,"character_count":3,"last_refresh_age":100.0,"checks":{"db":"#
             )
         )
-        #expect(text.contains(#""upstream":{"ok":true,"circuit":"closed"}"#))
+        #expect(text.contains(#""upstream":{"ok":true,"circuit":"closed","error":null}"#))
         #expect(text.contains(#""refresh":{"#))
     }
 }

@@ -67,6 +67,27 @@ struct UpstreamGatewayTests {
         #expect(text.contains(#"upstream_requests_total{outcome="success",status="200"} 1"#))
     }
 
+    @Test("the last failure's reason is kept while the circuit is open and cleared by a success")
+    func lastFailure() async throws {
+        let clock = TestClock()
+        let upstream = ScriptedUpstream([
+            .respond(status: 503), .respond(status: 503), .fail(kind: "timeout"), .respond(status: 200),
+        ])
+        let gateway = self.gateway(upstream, clock: clock, attempts: 1, threshold: 3)
+        #expect(gateway.lastFailure == nil)
+        _ = await gateway.probe("http://u/api")
+        #expect(gateway.lastFailure == "HTTP 503")
+        _ = await gateway.probe("http://u/api")
+        _ = await gateway.probe("http://u/api")
+        #expect(gateway.circuitPhase == .open)
+        #expect(gateway.lastFailure == "scripted timeout")
+        _ = await gateway.probe("http://u/api")
+        #expect(gateway.lastFailure == "scripted timeout", "a request the open circuit stopped says nothing new")
+        clock.advance(by: .seconds(30))
+        #expect(await gateway.probe("http://u/api"))
+        #expect(gateway.lastFailure == nil)
+    }
+
     @Test("the breaker opens after the threshold and then nothing is sent until the cooldown ends")
     func breaker() async throws {
         let clock = TestClock()

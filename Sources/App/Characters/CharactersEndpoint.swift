@@ -4,7 +4,7 @@ import Hummingbird
 import Native
 import Prometheus
 
-/// `GET /characters` (CONTRACT section 2): validate, answer from the page cache when it can,
+/// `GET /characters` (docs/api.md): validate, answer from the page cache when it can,
 /// otherwise read one snapshot from the store, encode it once and cache the bytes.
 struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
     let store: any CharacterStore
@@ -14,25 +14,31 @@ struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
 
     func respond(to request: Request) async throws -> Response {
         let query = try CharacterQuery.parse(QueryString.items(request.uri.query))
-        if self.cache.isEnabled {
-            switch self.cache.lookup(query) {
-            case .fresh(let page, let remaining):
+        guard self.cache.isEnabled else { return try await self.loadAndRespond(query, request: request) }
+        // Each request counts once: a hit when the cache answered it, a miss when the database did
+        // (or failed to).
+        switch self.cache.lookup(query) {
+        case .fresh(let page, let remaining):
+            self.metrics.charactersCacheHits.increment()
+            return Self.response(page, maxAge: Int(remaining.seconds), request: request)
+        case .stale(let stale):
+            do {
+                let response = try await self.loadAndRespond(query, request: request)
+                self.metrics.charactersCacheMisses.increment()
+                return response
+            } catch let error as DatabaseError where error.isTransient {
+                // The database cannot answer; a page of the current generation is still right,
+                // and the cache is what answered.
                 self.metrics.charactersCacheHits.increment()
-                return Self.response(page, maxAge: Int(remaining.seconds), request: request)
-            case .stale(let stale):
-                self.metrics.cacheMisses.increment()
-                do {
-                    return try await self.loadAndRespond(query, request: request)
-                } catch let error as DatabaseError where error.isTransient {
-                    // The database cannot answer; a page of the current generation is still right.
-                    self.metrics.charactersCacheHits.increment()
-                    return Self.response(stale, maxAge: 0, request: request)
-                }
-            case .miss:
-                self.metrics.cacheMisses.increment()
+                return Self.response(stale, maxAge: 0, request: request)
+            } catch {
+                self.metrics.charactersCacheMisses.increment()
+                throw error
             }
+        case .miss:
+            self.metrics.charactersCacheMisses.increment()
+            return try await self.loadAndRespond(query, request: request)
         }
-        return try await self.loadAndRespond(query, request: request)
     }
 
     private func loadAndRespond(_ query: CharacterQuery, request: Request) async throws -> Response {

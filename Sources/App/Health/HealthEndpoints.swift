@@ -30,6 +30,8 @@ struct HealthEndpoints<C: Clock>: Sendable where C.Duration == Duration {
             refresh: self.monitor.refresh,
             backend: self.backend,
             upstreamOK: self.gateway.upstreamOK ?? false,
+            upstreamError: self.gateway.upstreamOK == nil
+                ? "no upstream request has finished yet" : self.gateway.lastFailure,
             circuit: self.gateway.circuitPhase.rawValue,
             refreshTTL: self.refreshTTL.seconds,
             workerEnabled: self.workerEnabled,

@@ -12,7 +12,7 @@ final class HealthMonitor: Sendable {
     }
 
     struct RefreshRecord: Sendable {
-        var lastResult: String?
+        var lastResult: IngestResult?
         var lastAttemptAt: Double?
         var lastError: String?
     }
@@ -94,7 +94,7 @@ final class HealthMonitor: Sendable {
         }
     }
 
-    func recordRefresh(result: String, at time: Double, error: String?) {
+    func recordRefresh(result: IngestResult, at time: Double, error: String?) {
         self.state.withLock { state in
             state.refresh.lastResult = result
             state.refresh.lastAttemptAt = time

@@ -8,6 +8,8 @@ struct HealthReport: Sendable {
     let refresh: HealthMonitor.RefreshRecord
     let backend: String
     let upstreamOK: Bool
+    /// Why the last upstream request failed; nil while it succeeds.
+    let upstreamError: String?
     let circuit: String
     let refreshTTL: Double
     let workerEnabled: Bool
@@ -45,6 +47,7 @@ struct HealthReport: Sendable {
         json.beginObject()
         json.field("ok", self.upstreamOK)
         json.field("circuit", self.circuit)
+        json.field("error", self.upstreamOK ? nil : self.upstreamError)
         json.endObject()
         json.key("refresh")
         json.beginObject()
@@ -54,7 +57,7 @@ struct HealthReport: Sendable {
         json.field("ttl_seconds", self.refreshTTL)
         json.field("stale", self.isStale)
         json.field("generation", Int(self.database.state?.generation ?? 0))
-        json.field("last_result", self.refresh.lastResult)
+        json.field("last_result", self.refresh.lastResult?.rawValue)
         json.field("last_error", self.refresh.lastError)
         json.endObject()
         json.endObject()

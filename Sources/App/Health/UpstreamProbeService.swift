@@ -21,7 +21,10 @@ struct UpstreamProbeService<C: Clock>: Service where C.Duration == Duration {
                     } else {
                         self.logger.warning(
                             "upstream probe failed",
-                            metadata: ["upstream.circuit": "\(self.gateway.circuitPhase.rawValue)"]
+                            metadata: [
+                                "upstream.circuit": "\(self.gateway.circuitPhase.rawValue)",
+                                "upstream.error": "\(self.gateway.lastFailure ?? "unknown")",
+                            ]
                         )
                     }
                 }

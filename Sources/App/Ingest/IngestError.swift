@@ -34,6 +34,17 @@ enum IngestError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A short, secret-free reason for `/healthcheck` and logs: "HTTP 503", "timeout after 10 s",
+    /// "couldn't resolve host name".
+    var summary: String {
+        switch self {
+        case .transport(_, let message): return message
+        case .upstreamStatus(let status, _): return "HTTP \(status)"
+        case .invalidJSON(_, let detail): return "invalid JSON: \(detail)"
+        case .invalidRecord, .circuitOpen, .tooManyPages: return self.description
+        }
+    }
+
     var description: String {
         switch self {
         case .transport(let kind, let message): return "upstream \(kind) error: \(message)"

@@ -49,14 +49,14 @@ struct RefreshService<C: Clock>: Service where C.Duration == Duration {
             case .replaced(let count, let generation):
                 let seconds = (ContinuousClock.now - started).seconds
                 self.cache.observe(generation: generation)
-                self.metrics.ingestRun(result: "success")
+                self.metrics.ingestRun(result: .success)
                 self.metrics.ingestDuration.record(seconds)
                 self.metrics.ingestLastSuccess.set(to: wallClock())
                 self.metrics.charactersStored.set(to: Double(count))
                 self.metrics.lastRefreshAge.set(to: 0)
                 let now = wallClock()
                 self.monitor.recordReplaced(count: count, generation: generation, at: now)
-                self.monitor.recordRefresh(result: "success", at: now, error: nil)
+                self.monitor.recordRefresh(result: .success, at: now, error: nil)
                 self.logger.info(
                     "refresh stored characters",
                     metadata: [
@@ -66,23 +66,23 @@ struct RefreshService<C: Clock>: Service where C.Duration == Duration {
                 )
                 return self.interval
             case .skippedNotDue:
-                self.metrics.ingestRun(result: "skipped_fresh")
-                self.monitor.recordRefresh(result: "skipped_fresh", at: wallClock(), error: nil)
+                self.metrics.ingestRun(result: .skippedFresh)
+                self.monitor.recordRefresh(result: .skippedFresh, at: wallClock(), error: nil)
                 return self.interval
             case .skippedLocked:
-                self.metrics.ingestRun(result: "skipped_locked")
+                self.metrics.ingestRun(result: .skippedLocked)
                 self.logger.debug("refresh skipped: another refresh holds the lock")
                 // Look again soon: if the holder fails, someone should retry.
                 return min(self.interval, .seconds(5))
             }
         } catch is CancellationError {
-            self.metrics.ingestRun(result: "cancelled")
+            self.metrics.ingestRun(result: .cancelled)
             return .zero
         } catch {
             failures += 1
-            self.metrics.ingestRun(result: "failure")
+            self.metrics.ingestRun(result: .failure)
             if let error = error as? DatabaseError { self.metrics.dbError(kind: error.kind.rawValue) }
-            self.monitor.recordRefresh(result: "failure", at: wallClock(), error: Self.summary(error))
+            self.monitor.recordRefresh(result: .failure, at: wallClock(), error: Self.summary(error))
             let delay = min(self.interval, .seconds(min(60, 1 << min(failures, 6))))
             self.logger.warning(
                 "refresh failed; the stored data is unchanged",

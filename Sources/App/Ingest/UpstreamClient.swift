@@ -38,7 +38,20 @@ struct CurlUpstreamClient: UpstreamClient {
                 body: exchange.body
             )
         } catch let error as HTTPTransportError {
-            throw IngestError.transport(kind: error.kind.rawValue, message: error.message)
+            // libcurl's "Timeout was reached" does not say how long; the operator wants to know.
+            let message =
+                error.kind == .timeout
+                ? "timeout after \(Self.format(seconds)) s" : Self.lowercasingFirst(error.message)
+            throw IngestError.transport(kind: error.kind.rawValue, message: message)
         }
+    }
+
+    static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    }
+
+    static func lowercasingFirst(_ text: String) -> String {
+        guard let first = text.first else { return text }
+        return first.lowercased() + text.dropFirst()
     }
 }

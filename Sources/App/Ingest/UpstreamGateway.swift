@@ -13,7 +13,14 @@ final class UpstreamGateway<C: Clock>: Sendable where C.Duration == Duration {
     private let logger: Logger
     private let jitter: @Sendable () -> Double
     private let breaker: Mutex<CircuitBreaker<C.Instant>>
-    private let lastOK = Mutex<Bool?>(nil)
+    private let last = Mutex<LastOutcome>(LastOutcome())
+
+    /// The most recent request that reached the upstream (a request the open circuit stopped is
+    /// not one): whether it said the upstream is well and, if not, why.
+    private struct LastOutcome {
+        var ok: Bool?
+        var failure: String?
+    }
 
     init(
         client: any UpstreamClient,
@@ -34,7 +41,11 @@ final class UpstreamGateway<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// The outcome of the most recent upstream request (nil before the first).
-    var upstreamOK: Bool? { self.lastOK.withLock { $0 } }
+    var upstreamOK: Bool? { self.last.withLock { $0.ok } }
+
+    /// Why the most recent upstream request failed ("HTTP 503", "timeout after 10 s"), nil
+    /// while it succeeded. It stays while the circuit is open: that is why it opened.
+    var lastFailure: String? { self.last.withLock { $0.failure } }
 
     /// The breaker's phase now.
     var circuitPhase: CircuitBreaker<C.Instant>.Phase {
@@ -107,7 +118,10 @@ final class UpstreamGateway<C: Clock>: Sendable where C.Duration == Duration {
         case .failure(let error): healthy = !error.isRetryable
         }
         self.breaker.withLock { $0.record(success: healthy, at: self.clock.now) }
-        self.lastOK.withLock { $0 = healthy }
+        self.last.withLock { last in
+            last.ok = healthy
+            if case .failure(let error) = result { last.failure = error.summary } else { last.failure = nil }
+        }
         self.metrics.upstreamOK.set(to: healthy ? 1 : 0)
         self.updateCircuitGauge()
         return try result.get()

@@ -1,7 +1,9 @@
 import Prometheus
 import Synchronization
 
-/// Every metric of CONTRACT section 5, registered once in one registry. Labelled series are
+/// Every metric the App exposes (docs/api.md, "Metrics"), registered once in one registry. Every
+/// name has `# HELP` and `# TYPE` from the first scrape: labelled counters are created at 0 for
+/// every label value in ``MetricLabels``; series whose labels are open-ended (an HTTP status) are
 /// created on first use and kept in a dictionary, so the hot path takes one short lock.
 final class AppMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
@@ -17,11 +19,11 @@ final class AppMetrics: Sendable {
     let circuitState: Gauge
     let inFlight: Gauge
     let cacheEntries: Gauge
-    let cacheMisses: Counter
     let ingestDuration: ValueHistogram
     let ingestLastSuccess: Gauge
-    /// Cache hits and puts on `/characters`, the only cached route, resolved once (hot path).
+    /// Cache hits, misses and puts on `/characters`, the only cached route, resolved once (hot path).
     let charactersCacheHits: Counter
+    let charactersCacheMisses: Counter
     let charactersCachePuts: Counter
     let process: ProcessMetrics
 
@@ -51,15 +53,12 @@ final class AppMetrics: Sendable {
         self.upstreamOK = gauge("upstream_ok", "1 when the last upstream probe or ingest request succeeded, else 0.")
         self.lastRefreshAge = gauge(
             "last_refresh_age_seconds",
-            "Seconds since the last successful refresh by any replica; -1 if none."
+            "Seconds since the last successful refresh by any replica; +Inf if none ever succeeded."
         )
         self.charactersStored = gauge("characters_stored", "Characters in the database at the last check.")
         self.circuitState = gauge("upstream_circuit_state", "Upstream circuit breaker: 0 closed, 1 half-open, 2 open.")
         self.inFlight = gauge("http_requests_in_flight", "HTTP requests being served.")
         self.cacheEntries = gauge("page_cache_entries", "Pages held in the page cache.")
-        self.cacheMisses = registry.makeCounter(
-            descriptor: Self.descriptor("page_cache_misses_total", "Page cache lookups that found nothing usable.")
-        )
         self.ingestDuration = registry.makeValueHistogram(
             descriptor: Self.descriptor(
                 "ingest_duration_seconds",
@@ -80,12 +79,32 @@ final class AppMetrics: Sendable {
             descriptor: Self.descriptor("page_cache_hits_total", "Pages served from the page cache."),
             labels: [("path", Route.characters.rawValue)]
         )
+        self.charactersCacheMisses = registry.makeCounter(
+            descriptor: Self.descriptor(
+                "page_cache_misses_total",
+                "Requests the page cache could not answer (read from the database)."
+            ),
+            labels: [("path", Route.characters.rawValue)]
+        )
         self.charactersCachePuts = registry.makeCounter(
             descriptor: Self.descriptor("page_cache_puts_total", "Pages stored in the page cache."),
             labels: [("path", Route.characters.rawValue)]
         )
         self.process = ProcessMetrics(registry: registry)
-        self.lastRefreshAge.set(to: -1)
+        self.lastRefreshAge.set(to: .infinity)
+        self.createLabelledSeries()
+    }
+
+    /// Creates every closed-set labelled series at 0 (see ``MetricLabels``).
+    private func createLabelledSeries() {
+        for (cache, op) in MetricLabels.cacheOperations { _ = self.cacheErrorCounter(cache: cache, op: op) }
+        for (outcome, status) in MetricLabels.upstreamOutcomes {
+            _ = self.upstreamRequestCounter(outcome: outcome, status: status)
+        }
+        for reason in MetricLabels.retryReasons { _ = self.upstreamRetryCounter(reason: reason) }
+        for result in IngestResult.allCases { _ = self.ingestRunCounter(result: result) }
+        for kind in MetricLabels.databaseErrorKinds { _ = self.dbErrorCounter(kind: kind) }
+        for op in MetricLabels.databaseOperations { _ = self.dbQueryHistogram(op: op) }
     }
 
     static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
@@ -136,37 +155,45 @@ final class AppMetrics: Sendable {
         }
     }
 
-    func cacheError(cache: String, op: String) {
+    func cacheError(cache: String, op: String) { self.cacheErrorCounter(cache: cache, op: op).increment() }
+    func upstreamRequest(outcome: String, status: String) {
+        self.upstreamRequestCounter(outcome: outcome, status: status).increment()
+    }
+    func upstreamRetry(reason: String) { self.upstreamRetryCounter(reason: reason).increment() }
+    func ingestRun(result: IngestResult) { self.ingestRunCounter(result: result).increment() }
+    func dbError(kind: String) { self.dbErrorCounter(kind: kind).increment() }
+    /// Records a database operation's duration under `op` (see ``MetricLabels/databaseOperations``).
+    func dbQuery(op: String, seconds: Double) { self.dbQueryHistogram(op: op).record(seconds) }
+
+    private func cacheErrorCounter(cache: String, op: String) -> Counter {
         self.counter(
             "cache_errors_total",
             "Page cache operations that failed (never failing a request).",
             [("cache", cache), ("op", op)]
-        ).increment()
+        )
     }
-    func upstreamRequest(outcome: String, status: String) {
+    private func upstreamRequestCounter(outcome: String, status: String) -> Counter {
         self.counter(
             "upstream_requests_total",
             "Requests to the upstream API by outcome and status.",
             [("outcome", outcome), ("status", status)]
-        ).increment()
+        )
     }
-    func upstreamRetry(reason: String) {
+    private func upstreamRetryCounter(reason: String) -> Counter {
         self.counter(
             "upstream_retries_total",
             "Upstream requests retried, by the reason for the retry.",
             [("reason", reason)]
-        ).increment()
+        )
     }
-    func ingestRun(result: String) {
-        self.counter("ingest_runs_total", "Refresh attempts by result.", [("result", result)]).increment()
+    private func ingestRunCounter(result: IngestResult) -> Counter {
+        self.counter("ingest_runs_total", "Refresh attempts by result.", [("result", result.rawValue)])
     }
-    func dbError(kind: String) {
-        self.counter("db_errors_total", "Database operations that failed, by kind.", [("kind", kind)]).increment()
+    private func dbErrorCounter(kind: String) -> Counter {
+        self.counter("db_errors_total", "Database operations that failed, by kind.", [("kind", kind)])
     }
-
-    /// Records a database operation's duration under `op` (page, state, refresh, migrate).
-    func dbQuery(op: String, seconds: Double) {
-        let histogram = self.histograms.withLock { histograms in
+    private func dbQueryHistogram(op: String) -> ValueHistogram {
+        self.histograms.withLock { histograms in
             if let histogram = histograms[op] { return histogram }
             let histogram = self.registry.makeValueHistogram(
                 descriptor: Self.descriptor("db_query_duration_seconds", "Database operation duration by operation."),
@@ -176,7 +203,6 @@ final class AppMetrics: Sendable {
             histograms[op] = histogram
             return histogram
         }
-        histogram.record(seconds)
     }
 
     /// The exposition text, with process metrics brought up to date first.

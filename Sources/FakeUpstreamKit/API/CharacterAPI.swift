@@ -1,6 +1,6 @@
 import Foundation
 
-/// The Rick and Morty API's character routes (CONTRACT section 10), as a pure function of the
+/// The Rick and Morty API's character routes (docs/fake-upstream.md), as a pure function of the
 /// request, so every rule is unit-testable without sockets.
 public struct CharacterAPI: Sendable {
     public let dataset: CharacterDataset
@@ -26,7 +26,8 @@ public struct CharacterAPI: Sendable {
                 )
             )
         case "/api/character":
-            return self.list(query: query, baseURL: baseURL)
+            // Links repeat the request's own path, trailing slash or not, as the real API's do.
+            return self.list(query: query, linkBase: baseURL + path.dropFirst("/api".count))
         default:
             if trimmed.hasPrefix("/api/character/") {
                 return self.byID(String(trimmed.dropFirst("/api/character/".count)))
@@ -66,7 +67,8 @@ public struct CharacterAPI: Sendable {
         return true
     }
 
-    private func list(query: [(name: String, value: String)], baseURL: String) -> FakeResponse {
+    /// A page of the list; `linkBase` is the absolute URL of the requested path, for `next`/`prev`.
+    private func list(query: [(name: String, value: String)], linkBase: String) -> FakeResponse {
         let filters = Self.filters(query)
         // Unfiltered pages are plain arithmetic on positions; only filters need a scan.
         let matching: [Int]? =
@@ -80,7 +82,7 @@ public struct CharacterAPI: Sendable {
         guard page <= pages else { return .error(404, "There is nothing here") }
 
         let suffix = filters.map { "&\($0.name)=\(Self.encode($0.value))" }.joined()
-        func link(_ number: Int) -> String { "\"\(baseURL)/character/?page=\(number)\(suffix)\"" }
+        func link(_ number: Int) -> String { "\"\(linkBase)?page=\(number)\(suffix)\"" }
         var body: [UInt8] = []
         body.reserveCapacity(Self.pageSize * 700)
         body += Array(#"{"info":{"count":\#(total),"pages":\#(pages),"next":"#.utf8)

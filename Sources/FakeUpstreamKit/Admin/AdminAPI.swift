@@ -13,24 +13,8 @@ struct AdminAPI: Sendable {
             return try await self.route(request, path: path)
         } catch let error as BehaviorError {
             return Self.problem(400, error.message, path: path)
-        } catch let error as DecodingError {
-            return Self.problem(400, "The body is not a valid behaviour: \(Self.describe(error)).", path: path)
         } catch {
             return Self.problem(400, "The request could not be read.", path: path)
-        }
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func at(_ context: DecodingError.Context) -> String {
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return path.isEmpty ? "" : " at \(path)"
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "missing \(key.stringValue)\(at(context))"
-        case .typeMismatch(_, let context): return "wrong type\(at(context))"
-        case .valueNotFound(_, let context): return "missing value\(at(context))"
-        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not JSON" : "invalid value\(at(context))"
-        @unknown default: return "undecodable"
         }
     }
 
@@ -41,7 +25,7 @@ struct AdminAPI: Sendable {
             return try Self.json(200, ["behaviors": self.store.behaviors])
         case (.post, "/__admin/behaviors"):
             let body = try await request.body.collect(upTo: 1 << 20)
-            let behavior = try JSONDecoder().decode(Behavior.self, from: Data(body.readableBytesView))
+            let behavior = try Behavior.decode(json: Data(body.readableBytesView))
             return try Self.json(201, try self.store.add(behavior))
         case (.delete, "/__admin/behaviors"):
             self.store.removeAll()
@@ -56,8 +40,7 @@ struct AdminAPI: Sendable {
             self.store.clearJournal()
             return Response(status: .noContent)
         case (.post, "/__admin/reset"):
-            self.store.removeAll()
-            self.store.clearJournal()
+            self.store.reset()
             return Response(status: .noContent)
         case (.get, "/__admin/known-answer"):
             let ids = self.dataset.knownAnswer

@@ -37,7 +37,7 @@ public struct Behavior: Codable, Sendable, Equatable {
         self.forMs = forMs
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case id, match, action, times, probability, every
         case afterMs = "after_ms"
         case forMs = "for_ms"
@@ -105,7 +105,7 @@ public struct RequestMatcher: Codable, Sendable, Equatable {
         return true
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case method, path
         case pathPrefix = "path_prefix"
         case query, headers

@@ -22,10 +22,12 @@ public final class BehaviorStore: Sendable {
     }
 
     private let state: Mutex<State>
+    private let seed: UInt64
     /// Journal entries kept; older ones are dropped first.
     public static let journalLimit = 100_000
 
     public init(seed: UInt64) {
+        self.seed = seed
         self.state = Mutex(State(random: SplitMix64(seed: seed)))
     }
 
@@ -65,6 +67,12 @@ public final class BehaviorStore: Sendable {
 
     public func removeAll() {
         self.state.withLock { $0.entries.removeAll() }
+    }
+
+    /// As when the server started: no behaviours, an empty journal, ids from `b1` again and the
+    /// seeded decisions from the start of their stream.
+    public func reset() {
+        self.state.withLock { $0 = State(random: SplitMix64(seed: self.seed)) }
     }
 
     /// Picks the behaviour for `request` at `time`, using up one of its `times`.

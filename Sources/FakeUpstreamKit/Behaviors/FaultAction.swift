@@ -58,7 +58,7 @@ public struct FaultAction: Codable, Sendable, Equatable {
             self.sigma = sigma
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case distribution, ms, sigma
             case maxMs = "max_ms"
         }
@@ -82,7 +82,7 @@ public struct FaultAction: Codable, Sendable, Equatable {
             self.overMs = overMs
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case chunks
             case overMs = "over_ms"
         }
@@ -105,6 +105,10 @@ public struct FaultAction: Codable, Sendable, Equatable {
             case duplicatePrevious = "duplicate_previous"
             /// The first result left out: a missing id.
             case dropFirst = "drop_first"
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case count, pages, next, results
         }
 
         public init(count: Int? = nil, pages: Int? = nil, next: String? = nil, results: ResultsLie? = nil) {
@@ -174,7 +178,7 @@ public struct FaultAction: Codable, Sendable, Equatable {
         return nil
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case delayMs = "delay_ms"
         case hangMs = "hang_ms"
         case latency, transport, status, headers, body, corrupt, dribble, pagination

@@ -1,0 +1,41 @@
+import Native
+import Synchronization
+
+@testable import App
+
+/// A ``CharacterStore`` that answers pages from a fixed snapshot until the test cuts it off,
+/// after which every call fails as a database that went away does.
+final class SwitchableCharacterStore: CharacterStore {
+    private let snapshot: PageSnapshot
+    private let down = Mutex(false)
+
+    init(snapshot: PageSnapshot) {
+        self.snapshot = snapshot
+    }
+
+    /// From now on every call throws a transient `connection_lost`.
+    func goDown() { self.down.withLock { $0 = true } }
+
+    private func check() throws {
+        if self.down.withLock({ $0 }) { throw DatabaseError(kind: .connectionLost, message: "server closed") }
+    }
+
+    func migrate() async throws { try self.check() }
+    func page(_ query: CharacterQuery) async throws -> PageSnapshot {
+        try self.check()
+        return self.snapshot
+    }
+    func state() async throws -> DataState {
+        try self.check()
+        return DataState(count: self.snapshot.totalCount, generation: self.snapshot.generation, lastRefresh: nil)
+    }
+    func refresh(
+        isDue: @escaping @Sendable (DataState) -> Bool,
+        fetch: @escaping @Sendable () async throws -> [StoredCharacter],
+        now: @escaping @Sendable () -> Double
+    ) async throws -> RefreshOutcome {
+        try self.check()
+        return .skippedLocked
+    }
+    func close() async {}
+}
