@@ -47,15 +47,25 @@ extension Integration {
                         fetch: { (1...10).map { Self.character($0) } },
                         now: { 1000 }
                     )
-                    #expect(first == .replaced(count: 10, generation: 1))
+                    #expect(first == .replaced(count: 10, generation: 1, changed: true))
                     #expect(try await self.ids(store) == Array(1...10))
+
+                    // The same set again: only the refresh time moves; the generation (and with it
+                    // every cached page and ETag) stays.
+                    let same = try await store.refresh(
+                        isDue: { _ in true },
+                        fetch: { (1...10).reversed().map { Self.character($0) } },
+                        now: { 1500 }
+                    )
+                    #expect(same == .replaced(count: 10, generation: 1, changed: false))
+                    #expect(try await store.state() == DataState(count: 10, generation: 1, lastRefresh: 1500))
 
                     let second = try await store.refresh(
                         isDue: { _ in true },
                         fetch: { (5...12).map { Self.character($0, name: "Renamed \($0)") } },
                         now: { 2000 }
                     )
-                    #expect(second == .replaced(count: 8, generation: 2))
+                    #expect(second == .replaced(count: 8, generation: 2, changed: true))
                     #expect(try await self.ids(store) == Array(5...12))
                     #expect(try await store.page(CharacterQuery()).rows.first?.name == "Renamed 5")
 
@@ -102,7 +112,7 @@ extension Integration {
         }
 
         @Test(
-            "while one refresh holds the lock, another skips instead of waiting or failing",
+            "while one refresh holds the lease, another skips instead of waiting or failing",
             arguments: Backend.allCases
         )
         func lockSkips(backend: Backend) async throws {
@@ -130,9 +140,78 @@ extension Integration {
                         )
                         #expect(second == .skippedLocked)
                         releaseContinuation.yield()
-                        #expect(try await group.next() == .replaced(count: 1, generation: 1))
+                        #expect(try await group.next() == .replaced(count: 1, generation: 1, changed: true))
                     }
                     #expect(try await self.ids(store) == [1])
+                }
+            }
+        }
+
+        @Test(
+            "a refresh whose lease was taken by another replica meanwhile writes nothing",
+            arguments: Backend.allCases
+        )
+        func lostLeaseCommitsNothing(backend: Backend) async throws {
+            try await backend.withDatabase { database, _ in
+                try await self.withStore(database) { store in
+                    _ = try await store.refresh(isDue: { _ in true }, fetch: { [Self.character(1)] }, now: { 1000 })
+                    let (inside, insideContinuation) = AsyncStream<Void>.makeStream()
+                    let (release, releaseContinuation) = AsyncStream<Void>.makeStream()
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            await #expect(throws: RefreshLeaseLost.self) {
+                                _ = try await store.refresh(
+                                    isDue: { _ in true },
+                                    fetch: {
+                                        insideContinuation.yield()
+                                        for await _ in release { break }
+                                        return [Self.character(2), Self.character(3)]
+                                    },
+                                    now: { 2000 }
+                                )
+                            }
+                        }
+                        for await _ in inside { break }
+                        // What another replica does once this one's lease has expired: take it.
+                        try await store.pool.withConnection { connection in
+                            _ = try connection.query(
+                                "UPDATE refresh_lease SET holder = 'other', token = token + 1, expires_at = 1e12",
+                                []
+                            )
+                        }
+                        releaseContinuation.yield()
+                        try await group.waitForAll()
+                    }
+                    #expect(try await self.ids(store) == [1])
+                    #expect(try await store.state() == DataState(count: 1, generation: 1, lastRefresh: 1000))
+                }
+            }
+        }
+
+        @Test("a lease its holder stopped renewing (a replica that died) is taken over once it expires")
+        func abandonedLeaseExpires() async throws {
+            try await Backend.postgres.withDatabase { database, _ in
+                try await self.withStore(database) { store in
+                    let threadPool = NIOThreadPool(numberOfThreads: 2)
+                    threadPool.start()
+                    defer { threadPool.shutdownGracefully { _ in } }
+                    var config = try AppConfig.load(environment: ["DATABASE_URL": database])
+                    config.refreshLeaseTTL = .seconds(1)
+                    let dead = SQLCharacterStore.make(config: config, threadPool: threadPool)
+                    let lease = try #require(try await dead.takeLease(), "the lease was free")
+                    let started = ContinuousClock.now
+                    let refresh: @Sendable () async throws -> RefreshOutcome = {
+                        try await store.refresh(isDue: { _ in true }, fetch: { [Self.character(7)] }, now: { 1000 })
+                    }
+                    #expect(try await refresh() == .skippedLocked)
+                    let tookOver = await eventually {
+                        (try? await refresh()) == .replaced(count: 1, generation: 1, changed: true)
+                    }
+                    #expect(tookOver)
+                    #expect(ContinuousClock.now - started >= .seconds(0.9), "not before the lease expired")
+                    #expect(try await dead.renewLease(lease) == false, "the dead holder's token is stale")
+                    #expect(try await self.ids(store) == [7])
+                    await dead.close()
                 }
             }
         }

@@ -1,7 +1,7 @@
 /// A page of rows and the facts it was computed from, all read from one snapshot.
 struct PageSnapshot: Sendable, Equatable {
     let totalCount: Int
-    /// The data generation the rows belong to; bumped by every successful refresh.
+    /// The data generation the rows belong to; bumped by every refresh that changed the set.
     let generation: Int64
     let rows: [StoredCharacter]
 }
@@ -20,8 +20,9 @@ enum RefreshOutcome: Sendable, Equatable {
     case skippedLocked
     /// The lock was free but the data did not need refreshing.
     case skippedNotDue
-    /// The stored set was replaced.
-    case replaced(count: Int, generation: Int64)
+    /// The upstream was walked and the result stored: `changed` is false when it was exactly the
+    /// stored set, which then keeps its generation (only the refresh time moves).
+    case replaced(count: Int, generation: Int64, changed: Bool)
 }
 
 /// Where characters live. Implementations throw `DatabaseError` for database failures.
@@ -32,8 +33,9 @@ protocol CharacterStore: Sendable {
     func page(_ query: CharacterQuery) async throws -> PageSnapshot
     /// The stored set's size, generation and refresh time; doubles as the health check's query.
     func state() async throws -> DataState
-    /// Under the refresh lock shared by all replicas: if `isDue` says so, calls `fetch` and
-    /// replaces the stored set with its result in one transaction. Any failure changes nothing.
+    /// Under the refresh lease shared by all replicas: if `isDue` says so, calls `fetch` (holding
+    /// no connection or transaction meanwhile) and replaces the stored set with its result in one
+    /// short transaction. Any failure, including a lease lost to another replica, changes nothing.
     func refresh(
         isDue: @escaping @Sendable (DataState) -> Bool,
         fetch: @escaping @Sendable () async throws -> [StoredCharacter],

@@ -5,18 +5,36 @@ import Native
 /// ``CharacterStore`` over SQLite or PostgreSQL through a ``ConnectionPool``.
 final class SQLCharacterStore: CharacterStore {
     let dialect: SQLDialect
-    private let pool: ConnectionPool
+    let pool: ConnectionPool
+    /// This instance's name in the refresh lease: host, process and a random part.
+    let holder: String
+    /// How long a refresh lease lasts without renewal (`REFRESH_LEASE_TTL`).
+    let leaseTTL: Duration
     private let temporaryFiles: [String]
     private let pageSQL: [String]
 
     /// Rows per multi-row INSERT: 8 parameters each keeps a batch far below both backends' limits.
     static let insertBatch = 500
 
-    init(dialect: SQLDialect, pool: ConnectionPool, temporaryFiles: [String] = []) {
+    init(
+        dialect: SQLDialect,
+        pool: ConnectionPool,
+        leaseTTL: Duration = .seconds(30),
+        holder: String = SQLCharacterStore.makeHolder(),
+        temporaryFiles: [String] = []
+    ) {
         self.pageSQL = Self.pageQueries(dialect)
         self.dialect = dialect
         self.pool = pool
+        self.leaseTTL = leaseTTL
+        self.holder = holder
         self.temporaryFiles = temporaryFiles
+    }
+
+    /// `host/pid/random`: unique per instance, readable in `refresh_lease.holder`.
+    static func makeHolder() -> String {
+        let host = ProcessInfo.processInfo.hostName
+        return "\(host)/\(getpid())/\(String(UInt32.random(in: .min ... .max), radix: 16))"
     }
 
     /// Builds the store `location` names, with a pool of `config.dbPoolSize` connections.
@@ -32,11 +50,12 @@ final class SQLCharacterStore: CharacterStore {
             ) {
                 try PostgresConnection(conninfo: conninfo, connectTimeout: connectTimeout, queryTimeout: queryTimeout)
             }
-            return SQLCharacterStore(dialect: .postgres, pool: pool)
+            return SQLCharacterStore(dialect: .postgres, pool: pool, leaseTTL: config.refreshLeaseTTL)
         case .sqliteFile(let path):
             return SQLCharacterStore(
                 dialect: .sqlite,
-                pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool)
+                pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool),
+                leaseTTL: config.refreshLeaseTTL
             )
         case .sqliteMemory:
             // Pooled connections must share one database, so "memory" is a private temporary file.
@@ -44,6 +63,7 @@ final class SQLCharacterStore: CharacterStore {
             return SQLCharacterStore(
                 dialect: .sqlite,
                 pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool),
+                leaseTTL: config.refreshLeaseTTL,
                 temporaryFiles: [path, path + "-wal", path + "-shm"]
             )
         }
@@ -106,18 +126,7 @@ final class SQLCharacterStore: CharacterStore {
         let parameters: [DatabaseValue] = [.int(Int64(query.pageSize)), .int(Int64(query.offset))]
         let rows = try await self.pool.withConnection { try $0.query(sql, parameters) }
         guard let first = rows.first else { return PageSnapshot(totalCount: 0, generation: 0, rows: []) }
-        let characters = rows.compactMap { row -> StoredCharacter? in
-            guard let id = row[2].int, let name = row[3].text else { return nil }
-            return StoredCharacter(
-                id: Int(id),
-                name: name,
-                status: row[4].text ?? "",
-                species: row[5].text ?? "",
-                origin: row[6].text ?? "",
-                image: row[7].text,
-                url: row[8].text
-            )
-        }
+        let characters = rows.compactMap { Self.character(in: $0, from: 2) }
         return PageSnapshot(totalCount: Int(first[0].int ?? 0), generation: first[1].int ?? 0, rows: characters)
     }
 
@@ -158,61 +167,87 @@ final class SQLCharacterStore: CharacterStore {
 
     // MARK: - Refresh
 
+    /// The refresh in three short steps, none of which holds a connection or a transaction while
+    /// the upstream is walked: take the lease (one statement), walk the upstream renewing it, then
+    /// one write transaction that checks the lease is still ours, writes, and gives it back.
     func refresh(
         isDue: @escaping @Sendable (DataState) -> Bool,
         fetch: @escaping @Sendable () async throws -> [StoredCharacter],
         now: @escaping @Sendable () -> Double
     ) async throws -> RefreshOutcome {
-        let dialect = self.dialect
-        let lease = try await self.pool.acquire()
-        defer { self.pool.release(lease) }
-        var open = false
+        let lease: RefreshLease?
         do {
-            let locked = try await self.pool.run(on: lease) { connection in
-                try Self.beginLocked(connection, dialect: dialect)
-            }
-            guard locked else { return .skippedLocked }
-            open = true
-            let state = try await self.pool.run(on: lease) { try Self.readState($0) }
-            guard isDue(state) else {
-                open = false
-                try await self.pool.run(on: lease) { try $0.execute("ROLLBACK") }
+            lease = try await self.takeLease()
+        } catch let error as DatabaseError where error.kind == .busy {
+            lease = nil  // SQLite: another replica is writing; it is as good as holding the lease.
+        }
+        guard let lease else { return .skippedLocked }
+        do {
+            guard isDue(try await self.state()) else {
+                try await self.releaseLease(lease)
                 return .skippedNotDue
             }
-            let characters = try await fetch()
+            let characters = try await self.whileHolding(lease, fetch)
             try Task.checkCancellation()
-            let generation = state.generation + 1
-            try await self.pool.run(on: lease) { connection in
-                try Self.replace(connection, dialect: dialect, with: characters, generation: generation, at: now())
-                try connection.execute("COMMIT")
-            }
-            open = false
-            return .replaced(count: characters.count, generation: generation)
-        } catch {
-            if open {
-                _ = try? await self.pool.run(on: lease) { connection in
-                    if !connection.isBroken { try connection.execute("ROLLBACK") }
+            let dialect = self.dialect
+            return try await self.pool.withConnection { connection in
+                var outcome = RefreshOutcome.skippedLocked
+                try Self.transaction(connection, begin: dialect.beginWrite) {
+                    guard try Self.holds(lease, connection, dialect: dialect) else { throw RefreshLeaseLost() }
+                    outcome = try Self.store(characters, connection, dialect: dialect, at: now())
+                    _ = try connection.query(Self.releaseSQL(dialect), [.int(lease.token)])
                 }
+                return outcome
             }
+        } catch {
+            // Best effort: if this fails too, the lease simply expires.
+            try? await self.releaseLease(lease)
             throw error
         }
     }
 
-    /// Starts the refresh transaction; false when another refresh holds the lock.
-    private static func beginLocked(_ connection: any DatabaseConnection, dialect: SQLDialect) throws -> Bool {
-        do {
-            var lastRow: [DatabaseValue]?
-            for statement in dialect.beginRefresh {
-                lastRow = try connection.query(statement, []).first
-            }
-            if dialect == .postgres, lastRow?.first?.bool != true {
-                try connection.execute("ROLLBACK")
-                return false
-            }
-            return true
-        } catch let error as DatabaseError where error.kind == .busy {
-            return false
+    /// Inside the write transaction: replaces the stored set with `characters` under a new
+    /// generation, or, when they are exactly what is stored, only records the refresh time (the
+    /// generation, the cached pages and their ETags stay valid).
+    private static func store(
+        _ characters: [StoredCharacter],
+        _ connection: any DatabaseConnection,
+        dialect: SQLDialect,
+        at time: Double
+    ) throws -> RefreshOutcome {
+        let state = try Self.readState(connection)
+        let incoming = characters.sorted { $0.id < $1.id }
+        if state.lastRefresh != nil, try Self.readAll(connection) == incoming {
+            _ = try connection.query(
+                "UPDATE refresh_state SET last_refresh_at = \(dialect.parameter(1)) WHERE id = 1",
+                [.double(time)]
+            )
+            return .replaced(count: incoming.count, generation: state.generation, changed: false)
         }
+        let generation = state.generation + 1
+        try Self.replace(connection, dialect: dialect, with: characters, generation: generation, at: time)
+        return .replaced(count: incoming.count, generation: generation, changed: true)
+    }
+
+    /// Every stored row, by id.
+    private static func readAll(_ connection: any DatabaseConnection) throws -> [StoredCharacter] {
+        try connection.query("SELECT id, name, status, species, origin, image, url FROM characters ORDER BY id", [])
+            .compactMap { Self.character(in: $0, from: 0) }
+    }
+
+    /// The character in `row`'s columns id, name, status, species, origin, image, url from
+    /// `start` on; nil for the empty half of a LEFT JOIN.
+    private static func character(in row: [DatabaseValue], from start: Int) -> StoredCharacter? {
+        guard let id = row[start].int, let name = row[start + 1].text else { return nil }
+        return StoredCharacter(
+            id: Int(id),
+            name: name,
+            status: row[start + 2].text ?? "",
+            species: row[start + 3].text ?? "",
+            origin: row[start + 4].text ?? "",
+            image: row[start + 5].text,
+            url: row[start + 6].text
+        )
     }
 
     /// Upserts every row with the new generation, deletes the rest and records the refresh.

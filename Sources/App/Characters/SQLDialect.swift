@@ -29,13 +29,30 @@ enum SQLDialect: Sendable {
         }
     }
 
-    /// Statements that start the refresh transaction and take the refresh lock. The last one
-    /// returns a row whose first column says whether the lock was taken (SQLite: taking the write
-    /// lock either succeeds or fails with `busy`).
-    var beginRefresh: [String] {
+    /// Starts the short write transaction at the end of a refresh (SQLite: take the write lock
+    /// now rather than at the first write, so a busy database fails before anything is read).
+    var beginWrite: [String] {
         switch self {
         case .sqlite: return ["BEGIN IMMEDIATE"]
-        case .postgres: return ["BEGIN", "SELECT pg_try_advisory_xact_lock(\(Self.refreshLockKey))"]
+        case .postgres: return ["BEGIN"]
+        }
+    }
+
+    /// The database server's own clock as Unix seconds, so that lease expiry does not depend on
+    /// the replicas' clocks agreeing.
+    var epochNow: String {
+        switch self {
+        case .sqlite: return "((julianday('now') - 2440587.5) * 86400.0)"
+        case .postgres: return "extract(epoch FROM clock_timestamp())::double precision"
+        }
+    }
+
+    /// Locks the lease row read in the write transaction until COMMIT (SQLite's write lock
+    /// already covers the whole database).
+    var forUpdate: String {
+        switch self {
+        case .sqlite: return ""
+        case .postgres: return " FOR UPDATE"
         }
     }
 
@@ -47,8 +64,7 @@ enum SQLDialect: Sendable {
         }
     }
 
-    // Advisory lock keys: "RMLR" and "RMLM" as 32-bit integers, unlikely to collide with others'.
-    static let refreshLockKey = 0x524D_4C52
+    // Advisory lock key: "RMLM" as a 32-bit integer, unlikely to collide with others'.
     static let migrationLockKey = 0x524D_4C4D
 
     /// Versioned schema migrations, applied in order inside the migration transaction.
@@ -81,6 +97,18 @@ enum SQLDialect: Sendable {
                         "UPDATE refresh_state SET row_count = (SELECT count(*) FROM characters) WHERE id = 1",
                     ]
                 ),
+                (
+                    3,
+                    [
+                        // The refresh lease: who may walk the upstream now, and until when.
+                        """
+                        CREATE TABLE IF NOT EXISTS refresh_lease (
+                            id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT, token INTEGER NOT NULL,
+                            expires_at REAL NOT NULL)
+                        """,
+                        "INSERT INTO refresh_lease (id, holder, token, expires_at) VALUES (1, NULL, 0, 0) ON CONFLICT (id) DO NOTHING",
+                    ]
+                ),
             ]
         case .postgres:
             return [
@@ -107,6 +135,18 @@ enum SQLDialect: Sendable {
                         // The row count kept beside the generation, so a page read never counts rows.
                         "ALTER TABLE refresh_state ADD COLUMN IF NOT EXISTS row_count BIGINT NOT NULL DEFAULT 0",
                         "UPDATE refresh_state SET row_count = (SELECT count(*) FROM characters) WHERE id = 1",
+                    ]
+                ),
+                (
+                    3,
+                    [
+                        // The refresh lease: who may walk the upstream now, and until when.
+                        """
+                        CREATE TABLE IF NOT EXISTS refresh_lease (
+                            id INT PRIMARY KEY CHECK (id = 1), holder TEXT, token BIGINT NOT NULL,
+                            expires_at DOUBLE PRECISION NOT NULL)
+                        """,
+                        "INSERT INTO refresh_lease (id, holder, token, expires_at) VALUES (1, NULL, 0, 0) ON CONFLICT (id) DO NOTHING",
                     ]
                 ),
             ]

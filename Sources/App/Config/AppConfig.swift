@@ -15,6 +15,7 @@ struct AppConfig: Sendable {
     var refreshWorkerEnabled = true
     var refreshInterval: Duration = .seconds(300)
     var refreshTTL: Duration = .seconds(600)
+    var refreshLeaseTTL: Duration = .seconds(30)
     var upstreamProbeInterval: Duration = .seconds(30)
     var pageCacheTTL: Duration = .seconds(30)
     var pageCacheMax = 256
@@ -69,6 +70,12 @@ struct AppConfig: Sendable {
         .init(name: "REFRESH_WORKER_ENABLED", defaultValue: "true", meaning: "run the background refresher"),
         .init(name: "REFRESH_INTERVAL", defaultValue: "300", meaning: "seconds between refreshes"),
         .init(name: "REFRESH_TTL", defaultValue: "600", meaning: "data older than this makes health degraded"),
+        .init(
+            name: "REFRESH_LEASE_TTL",
+            defaultValue: "30",
+            meaning:
+                "seconds a refresh lease lasts unless renewed; a replica that died mid-refresh is replaced after it"
+        ),
         .init(
             name: "UPSTREAM_PROBE_INTERVAL",
             defaultValue: "30",
@@ -129,6 +136,7 @@ struct AppConfig: Sendable {
         config.refreshWorkerEnabled = try env.bool("REFRESH_WORKER_ENABLED", default: true)
         config.refreshInterval = try env.seconds("REFRESH_INTERVAL", default: 300, minimum: 0.1)
         config.refreshTTL = try env.seconds("REFRESH_TTL", default: 600, minimum: 0.1)
+        config.refreshLeaseTTL = try env.seconds("REFRESH_LEASE_TTL", default: 30, minimum: 0.3)
         config.upstreamProbeInterval = try env.seconds("UPSTREAM_PROBE_INTERVAL", default: 30, minimum: 0.1)
         config.pageCacheTTL = try env.seconds("PAGE_CACHE_TTL", default: 30)
         config.pageCacheMax = try env.integer("PAGE_CACHE_MAX", default: 256, range: 0...1_000_000)

@@ -3,10 +3,10 @@ import Native
 import Prometheus
 import ServiceLifecycle
 
-/// The background refresher (CONTRACT section 8): seed-if-empty and periodic refresh in one loop
-/// and under one lock, so that across replicas one refresh runs at a time and a replica that loses
-/// the race skips quietly. Failures retry with backoff; shutdown ends the loop between steps,
-/// and a refresh interrupted mid-way is rolled back by the store.
+/// The background refresher (docs/api.md, "Refresh"): seed-if-empty and periodic refresh in one
+/// loop and under one refresh lease, so that across replicas one refresh runs at a time and a
+/// replica that finds the lease taken skips quietly. Failures retry with backoff; shutdown ends
+/// the loop between steps, and a refresh interrupted mid-way writes nothing.
 struct RefreshService<C: Clock>: Service where C.Duration == Duration {
     let store: any CharacterStore
     let ingestor: Ingestor<C>
@@ -46,7 +46,7 @@ struct RefreshService<C: Clock>: Service where C.Duration == Duration {
             )
             failures = 0
             switch outcome {
-            case .replaced(let count, let generation):
+            case .replaced(let count, let generation, let changed):
                 let seconds = (ContinuousClock.now - started).seconds
                 self.cache.observe(generation: generation)
                 self.metrics.ingestRun(result: .success)
@@ -58,10 +58,10 @@ struct RefreshService<C: Clock>: Service where C.Duration == Duration {
                 self.monitor.recordReplaced(count: count, generation: generation, at: now)
                 self.monitor.recordRefresh(result: .success, at: now, error: nil)
                 self.logger.info(
-                    "refresh stored characters",
+                    changed ? "refresh stored characters" : "refresh found the stored characters unchanged",
                     metadata: [
                         "ingest.count": "\(count)", "ingest.generation": "\(generation)",
-                        "ingest.seconds": "\(seconds)",
+                        "ingest.changed": "\(changed)", "ingest.seconds": "\(seconds)",
                     ]
                 )
                 return self.interval
@@ -71,7 +71,7 @@ struct RefreshService<C: Clock>: Service where C.Duration == Duration {
                 return self.interval
             case .skippedLocked:
                 self.metrics.ingestRun(result: .skippedLocked)
-                self.logger.debug("refresh skipped: another refresh holds the lock")
+                self.logger.debug("refresh skipped: another replica holds the refresh lease")
                 // Look again soon: if the holder fails, someone should retry.
                 return min(self.interval, .seconds(5))
             }
@@ -102,6 +102,7 @@ extension RefreshService {
         switch error {
         case let error as IngestError: return error.description
         case let error as DatabaseError: return "database \(error.kind.rawValue)"
+        case let error as RefreshLeaseLost: return error.description
         default: return "unexpected error"
         }
     }
