@@ -8,7 +8,7 @@ let swiftSettings: [SwiftSetting] = [
 
 /// What every HTTP server library here (FakeUpstreamKit, ChaosKit) builds on.
 let serverLibraryDependencies: [Target.Dependency] = [
-    "JSONWriting", "Seeded",
+    "JSONWriting", "Seeded", "SystemSupport",
     .product(name: "Prometheus", package: "swift-prometheus"),
     .product(name: "Hummingbird", package: "hummingbird"),
     .product(name: "NIOCore", package: "swift-nio"),
@@ -19,6 +19,7 @@ let serverLibraryDependencies: [Target.Dependency] = [
 
 /// What every thin @main over such a library needs.
 let commandDependencies: [Target.Dependency] = [
+    "SystemSupport",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
     .product(name: "Logging", package: "swift-log"),
     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -60,11 +61,15 @@ let package = Package(
         ),
         .target(name: "JSONWriting", swiftSettings: swiftSettings),
         .target(name: "Seeded", swiftSettings: swiftSettings),
-        .target(name: "SystemSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "SystemSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "App",
             dependencies: [
-                "Native", "JSONWriting",
+                "Native", "JSONWriting", "SystemSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOPosix
 import ServiceLifecycle
+import SystemSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -27,19 +28,29 @@ struct AppCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "Overrides LOG_LEVEL.") var logLevel: String?
     @Option(name: .customLong("log-format"), help: "Overrides LOG_FORMAT.") var logFormat: String?
 
+    /// Each flag and the variable it overrides.
+    static let flags: [(flag: String, variable: String)] = [
+        ("--host", "HOST"), ("--port", "PORT"), ("--database-url", "DATABASE_URL"),
+        ("--upstream-base-url", "UPSTREAM_BASE_URL"), ("--log-level", "LOG_LEVEL"), ("--log-format", "LOG_FORMAT"),
+    ]
+
     func run() async throws {
         var environment = ProcessInfo.processInfo.environment
         let overrides = [
             "HOST": self.host, "PORT": self.port, "DATABASE_URL": self.databaseURL,
             "UPSTREAM_BASE_URL": self.upstreamBaseURL, "LOG_LEVEL": self.logLevel, "LOG_FORMAT": self.logFormat,
-        ]
-        for (name, value) in overrides { if let value { environment[name] = value } }
+        ].compactMapValues { $0 }
+        environment.merge(overrides) { $1 }
 
         let config: AppConfig
         do {
             config = try AppConfig.load(environment: environment)
         } catch {
-            FileHandle.standardError.write(Data("rickmorty-api: \(error)\n".utf8))
+            // A value given as a flag is reported under the flag's name.
+            let flag = Self.flags.first(where: { $0.variable == error.variable && overrides[$0.variable] != nil })
+            let named =
+                flag.map { ConfigError(variable: $0.flag, value: error.value, accepted: error.accepted) } ?? error
+            FileHandle.standardError.write(Data("rickmorty-api: \(named)\n".utf8))
             throw ExitCode(2)
         }
         let format: StdoutLogHandler.Format = config.logFormat == .json ? .json : .text
@@ -64,7 +75,13 @@ struct AppCommand: AsyncParsableCommand {
             try await app.serviceGroup().run()
         } catch {
             failure = error
-            logger.error("stopped by an error", metadata: ["error": "\(redacted(error))"])
+            let setting = self.port == nil ? "PORT" : "--port"
+            if let sentence = BindFailure.explain(error, host: config.host, port: config.port, setting: setting) {
+                logger.error("cannot listen", metadata: ["error": "\(sentence)"])
+                FileHandle.standardError.write(Data("rickmorty-api: \(sentence)\n".utf8))
+            } else {
+                logger.error("stopped by an error", metadata: ["error": "\(redacted(error))"])
+            }
         }
         try? await threadPool.shutdownGracefully()
         logger.info("stopped")

@@ -3,6 +3,7 @@ import ChaosKit
 import Foundation
 import Logging
 import ServiceLifecycle
+import SystemSupport
 import UnixSignals
 
 /// `chaos`: a Toxiproxy-compatible chaos proxy. Without a subcommand it is the server (`serve`,
@@ -86,7 +87,11 @@ struct ServeCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             await server.registry.stopAll()
-            throw error
+            guard let sentence = BindFailure.explain(error, host: host, port: self.port, setting: "--port") else {
+                throw error
+            }
+            FileHandle.standardError.write(Data("chaos: \(sentence)\n".utf8))
+            throw ExitCode.failure
         }
         await server.registry.stopAll()
     }

@@ -3,6 +3,7 @@ import FakeUpstreamKit
 import Foundation
 import Logging
 import ServiceLifecycle
+import SystemSupport
 import UnixSignals
 
 /// `fake-upstream`: the Rick and Morty API, deterministic and misbehaving on command.
@@ -73,6 +74,13 @@ struct FakeUpstreamCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            let sentence = BindFailure.explain(error, host: self.host, port: self.port, setting: "--port")
+            guard let sentence else { throw error }
+            FileHandle.standardError.write(Data("fake-upstream: \(sentence)\n".utf8))
+            throw ExitCode.failure
+        }
     }
 }

@@ -35,11 +35,12 @@ extension Integration {
         func busyPortWithoutDatabase() async throws {
             let busy = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .bind(host: "127.0.0.1", port: 0).get()
+            let port = busy.localAddress?.port ?? 0
             let nowhere = try freePort()
             let app = try BackgroundProcess(
                 [AppProcess.executable],
                 environment: [
-                    "HOST": "127.0.0.1", "PORT": String(busy.localAddress?.port ?? 0),
+                    "HOST": "127.0.0.1", "PORT": String(port),
                     "DATABASE_URL": "postgres://rm@127.0.0.1:\(nowhere)/postgres",
                     "UPSTREAM_BASE_URL": "http://127.0.0.1:\(nowhere)/api",
                 ]
@@ -48,7 +49,8 @@ extension Integration {
             let status = await app.waitForExit(timeout: .seconds(10))
             try await busy.close()
             #expect(status == 1, "exit status \(String(describing: status)):\n\(app.log.suffix(1500))")
-            #expect(app.log.contains("Address already in use"))
+            #expect(app.log.contains("cannot listen on 127.0.0.1:\(port): the address is already in use"))
+            #expect(!app.log.contains("errno"))
             #expect(!app.log.contains("Fatal error"))
         }
     }

@@ -56,7 +56,8 @@ struct ConfigTests {
             ("REFRESH_INTERVAL", "nan"), ("REFRESH_INTERVAL", "inf"), ("REFRESH_WORKER_ENABLED", "maybe"),
             ("LOG_LEVEL", "loud"), ("LOG_FORMAT", "xml"), ("DATABASE_URL", "mysql://h/db"),
             ("UPSTREAM_BASE_URL", "ftp://x"),
-            ("MAX_RETRIES", "0"), ("PAGE_CACHE_TTL", "1.2.3"), ("RATE_LIMIT_RPS", "-5"),
+            ("MAX_RETRIES", "0"), ("PAGE_CACHE_TTL", "1.2.3"), ("RATE_LIMIT_RPS", "-5"), ("HOST", "not-a-host"),
+            ("REFRESH_LEASE_TTL", "0.1"),
         ]
     )
     func invalid(variable: String, value: String) {

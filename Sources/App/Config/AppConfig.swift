@@ -144,6 +144,13 @@ struct AppConfig: Sendable {
         config.rateLimitRPS = try env.number("RATE_LIMIT_RPS", default: 0)
         config.rateLimitBurst = try env.number("RATE_LIMIT_BURST", default: 0)
         config.host = env.string("HOST", default: config.host)
+        guard ListenHost.resolves(config.host) else {
+            throw ConfigError(
+                variable: "HOST",
+                value: config.host,
+                accepted: "an IP address or a host name this machine resolves, e.g. 0.0.0.0, 127.0.0.1, :: or localhost"
+            )
+        }
         config.port = try env.integer("PORT", default: 8000, range: 0...65535)
         let level = try env.choice(
             "LOG_LEVEL",

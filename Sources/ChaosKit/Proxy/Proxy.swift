@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import Synchronization
+import SystemSupport
 
 /// One proxy: a listener on `listen` that relays every accepted connection to `upstream`, byte
 /// for byte, in both directions (Toxiproxy's model), through its toxics. Disabling it closes the
@@ -29,6 +30,8 @@ public final class Proxy: Sendable {
     /// Why a proxy could not start.
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
+        /// The listen address is taken (or not this machine's): the caller's choice conflicts.
+        public var isAddressConflict = false
     }
 
     public init(
@@ -165,6 +168,9 @@ public final class Proxy: Sendable {
                 .bind(host: host, port: port)
                 .get()
         } catch {
+            if let sentence = BindFailure.explain(error, host: host, port: port, setting: "another listen address") {
+                throw StartError(description: sentence, isAddressConflict: true)
+            }
             throw StartError(description: "cannot listen on \(host):\(port): \(error)")
         }
         let bound = server.localAddress?.port ?? port

@@ -65,7 +65,7 @@ public actor ProxyRegistry {
             do {
                 try await proxy.start()
             } catch {
-                throw Failure(status: 500, message: "\(error)")
+                throw Self.startFailure(error)
             }
         }
         self.proxies[name] = proxy
@@ -80,16 +80,27 @@ public actor ProxyRegistry {
         }
         // Clients that post the whole proxy back send the listen address they were given.
         if let listen = spec.listen, listen != proxy.listen {
-            do { try await proxy.setListen(listen) } catch { throw Failure(status: 400, message: "\(error)") }
+            do {
+                try await proxy.setListen(listen)
+            } catch {
+                throw Self.startFailure(error, otherwise: 400)
+            }
         }
         if let enabled = spec.enabled, enabled != proxy.enabled {
             if enabled {
-                do { try await proxy.start() } catch { throw Failure(status: 500, message: "\(error)") }
+                do { try await proxy.start() } catch { throw Self.startFailure(error) }
             } else {
                 await proxy.stop()
             }
         }
         return proxy
+    }
+
+    /// A proxy that could not listen: 409 with what to do when the address is taken (or not
+    /// this machine's), else `otherwise` with the error.
+    static func startFailure(_ error: any Error, otherwise status: Int = 500) -> Failure {
+        let conflict = (error as? Proxy.StartError)?.isAddressConflict == true
+        return Failure(status: conflict ? 409 : status, message: "\(error)")
     }
 
     public func delete(_ name: String) async throws(Failure) {
