@@ -56,9 +56,28 @@ struct ClientError: Error, CustomStringConvertible {
 struct ProxyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
-        abstract: "List, create, toggle and delete proxies.",
-        subcommands: [List.self, Create.self, Toggle.self, Delete.self]
+        abstract: "List, inspect, create, toggle and delete proxies.",
+        subcommands: [List.self, Inspect.self, Create.self, Toggle.self, Delete.self]
     )
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one proxy and its toxics with their attributes."
+        )
+        @OptionGroup var server: ServerOptions
+        @Argument(help: "Proxy name.") var name: String
+
+        func run() throws {
+            let proxy = try self.server.send("GET", "/proxies/\(self.name)") as? [String: Any] ?? [:]
+            print("Name:     \(self.name)")
+            print("Listen:   \(proxy["listen"] as? String ?? "")")
+            print("Upstream: \(proxy["upstream"] as? String ?? "")")
+            print("Enabled:  \((proxy["enabled"] as? Bool) == true ? "true" : "false")")
+            let toxics = proxy["toxics"] as? [[String: Any]] ?? []
+            print(toxics.isEmpty ? "Toxics:   none" : "Toxics:")
+            for toxic in toxics { print("  " + ToxicCommand.describe(toxic)) }
+        }
+    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List proxies and their toxics.")
@@ -124,9 +143,46 @@ struct ProxyCommand: ParsableCommand {
 struct ToxicCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "toxic",
-        abstract: "Add, update and remove toxics.",
-        subcommands: [Add.self, Update.self, Remove.self]
+        abstract: "List, add, update and remove toxics.",
+        subcommands: [List.self, Add.self, Update.self, Remove.self]
     )
+
+    /// One toxic on one tab-separated line: name, type, stream, toxicity, then its attributes
+    /// (and `ttl`), e.g. `latency_downstream  latency  downstream  1  jitter=10 latency=100`.
+    static func describe(_ toxic: [String: Any]) -> String {
+        var attributes = (toxic["attributes"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }
+            .map { "\($0.key)=\(Self.text($0.value))" }
+        if let ttl = toxic["ttl"] { attributes.append("ttl=\(Self.text(ttl))ms") }
+        let columns = [
+            toxic["name"] as? String ?? "", toxic["type"] as? String ?? "", toxic["stream"] as? String ?? "",
+            Self.text(toxic["toxicity"] ?? 1), attributes.isEmpty ? "-" : attributes.joined(separator: " "),
+        ]
+        return columns.joined(separator: "\t")
+    }
+
+    /// A JSON value as the user typed it: whole numbers without a decimal point, tables as k:v.
+    static func text(_ value: Any) -> String {
+        switch value {
+        case let number as NSNumber where number.doubleValue == number.doubleValue.rounded():
+            return String(number.int64Value)
+        case let table as [String: Any]:
+            return "{" + table.keys.sorted().map { "\($0):\(table[$0] ?? "")" }.joined(separator: ",") + "}"
+        default:
+            return "\(value)"
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a proxy's toxics with their attributes.")
+        @OptionGroup var server: ServerOptions
+        @Argument(help: "Proxy name.") var proxy: String
+
+        func run() throws {
+            let toxics = try self.server.send("GET", "/proxies/\(self.proxy)/toxics") as? [[String: Any]] ?? []
+            print("NAME\tTYPE\tSTREAM\tTOXICITY\tATTRIBUTES")
+            for toxic in toxics { print(ToxicCommand.describe(toxic)) }
+        }
+    }
 
     /// `-a key=value` pairs: numbers stay numbers, anything else is a string.
     static func attributes(_ pairs: [String]) throws -> [String: Any] {

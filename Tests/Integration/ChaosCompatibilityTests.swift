@@ -187,9 +187,27 @@ extension Integration {
             let cli = [Self.executable]
             let host = ["--host", base]
             var (status, output) = try runCommand(
-                cli + ["toxic", "add", "echo", "-t", "http_status", "-a", "status=502"] + host
+                cli + ["toxic", "add", "echo", "-t", "http_status", "-a", "status=502", "-a", "retry_after=5"] + host
             )
             #expect(status == 0, "\(output)")
+            let added = try await fetch("\(base)/proxies/echo/toxics/http_status_downstream").json
+            #expect((added["attributes"] as? [String: Any])?["retry_after"] as? Int == 5, "a number stays a number")
+            (status, output) = try runCommand(cli + ["toxic", "list", "echo"] + host)
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("latency_downstream\tlatency\tdownstream\t1\tjitter=0 latency=120"), "\(output)")
+            #expect(output.contains("http_status_downstream\thttp_status\tdownstream\t1\t"), "\(output)")
+            #expect(output.contains("retry_after=5 status=502"), "\(output)")
+            (status, output) = try runCommand(cli + ["proxy", "inspect", "echo"] + host)
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("Listen:   \(listen)") && output.contains("Enabled:  true"), "\(output)")
+            #expect(output.contains("  latency_downstream\tlatency\tdownstream\t1\tjitter=0 latency=120"), "\(output)")
+            let badBody = try await fetch(
+                "\(base)/proxies/echo/toxics",
+                method: .POST,
+                body: #"{"type":"latency","toxicity":"high"}"#
+            )
+            #expect(badBody.status == 400)
+            #expect(badBody.json["error"] as? String == "bad request body: wrong type at toxicity")
             (status, output) = try runCommand(
                 cli + ["toxic", "update", "echo", "-n", "latency_downstream", "-a", "latency=5"] + host
             )

@@ -26,8 +26,8 @@ struct ControlAPI: HTTPResponder {
             return try await self.route(request)
         } catch let failure as ProxyRegistry.Failure {
             return Self.error(failure.status, failure.message)
-        } catch is DecodingError {
-            return Self.error(400, "bad request body")
+        } catch let error as DecodingError {
+            return Self.error(400, "bad request body: \(DecodingFailure.describe(error))")
         }
     }
 

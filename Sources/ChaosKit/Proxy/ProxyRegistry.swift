@@ -1,4 +1,5 @@
 import Foundation
+import JSONWriting
 
 /// The proxies by name, with Toxiproxy's rules for creating, changing and removing them.
 public actor ProxyRegistry {
@@ -133,7 +134,9 @@ public actor ProxyRegistry {
             throw Failure(status: 400, message: "cannot read the file")
         }
         let specs: [Spec]
-        do { specs = try JSONDecoder().decode([Spec].self, from: data) } catch {
+        do { specs = try JSONDecoder().decode([Spec].self, from: data) } catch let error as DecodingError {
+            throw Failure(status: 400, message: "not a JSON array of proxies: \(DecodingFailure.describe(error))")
+        } catch {
             throw Failure(status: 400, message: "not a JSON array of proxies: \(error)")
         }
         var created: [String] = []

@@ -37,6 +37,16 @@ public enum AttributeValue: Codable, Sendable, Equatable {
         return nil
     }
 
+    /// A string as it is, a number as text (whole numbers without a decimal point); nil for a table.
+    var text: String? {
+        switch self {
+        case .string(let string): return string
+        case .number(let number) where number == number.rounded() && abs(number) < 1e15: return String(Int(number))
+        case .number(let number): return String(number)
+        case .table: return nil
+        }
+    }
+
     var table: [String: String]? {
         if case .table(let table) = self { return table }
         return nil

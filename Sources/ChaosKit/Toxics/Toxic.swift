@@ -35,8 +35,9 @@ public struct Toxic: Codable, Sendable, Equatable {
         self.ttl = ttl
     }
 
-    /// Checks the toxic and fills in the defaults of attributes it leaves out; numbers given for
-    /// string attributes (`"retry_after": 5`) become strings.
+    /// Checks the toxic and fills in the defaults of attributes it leaves out. A whole number given
+    /// for a string attribute (`"retry_after": 5`) is kept as the number the client sent and read
+    /// as its text.
     func validated() throws(ProxyRegistry.Failure) -> Toxic {
         func failure(_ message: String) -> ProxyRegistry.Failure {
             ProxyRegistry.Failure(status: 400, message: message)
@@ -55,7 +56,7 @@ public struct Toxic: Codable, Sendable, Equatable {
             case (.number, .number(let number)):
                 guard number >= 0, number.isFinite else { throw failure("\(key) must be a non-negative number") }
             case (.string, .number(let number)) where number >= 0 && number == number.rounded():
-                toxic.attributes[key] = .string(String(Int(number)))
+                break
             case (.string, .string), (.table, .table):
                 break
             default:
@@ -64,7 +65,7 @@ public struct Toxic: Codable, Sendable, Equatable {
         }
         for (key, value) in defaults where toxic.attributes[key] == nil { toxic.attributes[key] = value }
         for (key, choices) in kind.choices {
-            guard let value = toxic.attributes[key]?.string else { continue }
+            guard let value = toxic.attributes[key]?.text else { continue }
             guard choices.contains(value.lowercased()) else {
                 throw failure(
                     "\(key) must be one of: \(choices.sorted().filter { !$0.isEmpty }.joined(separator: ", "))"
@@ -76,7 +77,7 @@ public struct Toxic: Codable, Sendable, Equatable {
     }
 
     func number(_ key: String) -> Double { self.attributes[key]?.number ?? 0 }
-    func string(_ key: String) -> String { self.attributes[key]?.string ?? "" }
+    func string(_ key: String) -> String { self.attributes[key]?.text ?? "" }
 
     func write(into json: inout JSONWriter) {
         json.beginObject()

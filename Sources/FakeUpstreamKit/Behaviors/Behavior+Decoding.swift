@@ -1,4 +1,5 @@
 import Foundation
+import JSONWriting
 
 extension Behavior {
     /// Decodes one behaviour from JSON, refusing keys it does not know: a misspelt
@@ -34,26 +35,9 @@ extension Behavior {
         do {
             return try decode()
         } catch let error as DecodingError {
-            throw BehaviorError(message: "not a valid behaviour: \(Self.describe(error))")
+            throw BehaviorError(message: "not a valid behaviour: \(DecodingFailure.describe(error))")
         } catch {
             throw BehaviorError(message: "not a valid behaviour: \(error)")
-        }
-    }
-
-    /// "wrong type at action.status", "missing action", "not JSON".
-    static func describe(_ error: DecodingError) -> String {
-        func at(_ context: DecodingError.Context) -> String {
-            let path = BehaviorKeys.join(context.codingPath)
-            return path.isEmpty ? "" : " at \(path)"
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let parent = BehaviorKeys.join(context.codingPath)
-            return "missing \(parent.isEmpty ? key.stringValue : "\(parent).\(key.stringValue)")"
-        case .typeMismatch(_, let context): return "wrong type\(at(context))"
-        case .valueNotFound(_, let context): return "missing value\(at(context))"
-        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not JSON" : "invalid value\(at(context))"
-        @unknown default: return "undecodable"
         }
     }
 }
@@ -95,18 +79,5 @@ enum BehaviorKeys {
             if let found = Self.unknownKey(in: behavior, at: "", shownAs: "behaviors[\(index)]") { return found }
         }
         return nil
-    }
-
-    /// A coding path as `behaviors[0].action.status`.
-    static func join(_ path: [any CodingKey]) -> String {
-        var text = ""
-        for key in path {
-            if let index = key.intValue {
-                text += "[\(index)]"
-            } else {
-                text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
-            }
-        }
-        return text
     }
 }
