@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Testing
 
@@ -5,7 +6,7 @@ import Testing
 
 @Suite("Configuration from the environment")
 struct ConfigTests {
-    @Test("defaults match CONTRACT section 6")
+    @Test("the defaults of docs/api.md's Configuration table")
     func defaults() throws {
         let config = try AppConfig.load(environment: [:])
         #expect(config.database == .sqliteFile(path: "data/rickmorty.sqlite"))
@@ -31,6 +32,22 @@ struct ConfigTests {
         #expect(config.shutdownGrace == .seconds(10))
         #expect(config.breakerThreshold == 5)
         #expect(config.breakerCooldown == .seconds(30))
+        #expect(config.refreshLeaseTTL == .seconds(30))
+    }
+
+    @Test("docs/api.md's Configuration table lists exactly the variables --help lists, with the same defaults")
+    func documentedTable() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/api.md"), encoding: .utf8)
+        let section = try #require(text.components(separatedBy: "## Configuration").dropFirst().first)
+        // Rows look like: | `NAME` | default | meaning |
+        let rows = section.components(separatedBy: "\n## ")[0].split(separator: "\n").filter { $0.hasPrefix("| `") }
+        let documented = rows.map { row -> [String] in
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            return [cells[0], cells[1]].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "`")) }
+        }
+        #expect(documented == AppConfig.variables.map { [$0.name, $0.defaultValue] })
     }
 
     @Test(

@@ -9,7 +9,7 @@ struct CachedPage: Sendable {
     let generation: Int64
 }
 
-/// Per-instance page cache (CONTRACT section 8): LRU + TTL over encoded response bytes, keyed by
+/// Per-instance page cache (docs/api.md, "Refresh, the lease and the page cache"): LRU + TTL over encoded response bytes, keyed by
 /// the query and the data generation, with single-flight loading so that concurrent misses for
 /// one key make one database query. A newer generation, seen from any replica, makes older
 /// entries unreachable.

@@ -1,6 +1,6 @@
 import JSONWriting
 
-/// One page of `/characters`: the paging arithmetic of CONTRACT section 2 and the body's bytes.
+/// One page of `/characters`: the paging arithmetic of docs/api.md, "GET /characters", and the body's bytes.
 struct CharacterPage: Sendable, Equatable {
     let query: CharacterQuery
     let totalCount: Int

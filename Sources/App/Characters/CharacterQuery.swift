@@ -1,4 +1,4 @@
-/// A validated `/characters` request (CONTRACT section 2).
+/// A validated `/characters` request (docs/api.md, "GET /characters").
 struct CharacterQuery: Hashable, Sendable {
     enum Sort: String, Sendable { case id, name }
     enum Order: String, Sendable { case asc, desc }

@@ -1,6 +1,6 @@
 import Logging
 
-/// Everything the service can be told, read from the environment (CONTRACT section 6).
+/// Everything the service can be told, read from the environment (docs/api.md, "Configuration").
 struct AppConfig: Sendable {
     var database: DatabaseLocation = .sqliteFile(path: "data/rickmorty.sqlite")
     var dbPoolSize = 5

@@ -5,7 +5,7 @@ import Logging
 import Native
 
 /// The one place that turns errors into `application/problem+json` responses (RFC 9457,
-/// CONTRACT section 3). Handlers throw; they never format errors themselves.
+/// docs/api.md, "Errors"). Handlers throw; they never format errors themselves.
 struct ProblemRenderer: Sendable {
     /// `Retry-After` seconds sent with every 503.
     let retryAfterSeconds: Int

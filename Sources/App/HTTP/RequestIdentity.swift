@@ -1,7 +1,7 @@
 import HTTPTypes
 import Synchronization
 
-/// Request ids and W3C trace context for logs (CONTRACT section 1).
+/// Request ids and W3C trace context for logs (docs/api.md, "Routes").
 enum RequestIdentity {
     static let requestIDHeader = HTTPField.Name("X-Request-ID")!
     static let traceparentHeader = HTTPField.Name("traceparent")!

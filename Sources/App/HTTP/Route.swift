@@ -1,4 +1,4 @@
-/// The service's fixed set of routes (CONTRACT section 1). The raw value is the path and the
+/// The service's fixed set of routes (docs/api.md, "Routes"). The raw value is the path and the
 /// `path` label of the HTTP metrics; anything else is `other`.
 enum Route: String, CaseIterable, Sendable {
     case characters = "/characters"

@@ -2,7 +2,7 @@ import Native
 import Synchronization
 
 /// What the background checks last saw, read by `/readyz`, `/healthcheck` and the gauges.
-/// Requests never run checks themselves (CONTRACT section 4).
+/// Requests never run checks themselves (docs/api.md, "Health").
 final class HealthMonitor: Sendable {
     struct DatabaseCheck: Sendable {
         var ok = false

@@ -1,6 +1,6 @@
 import JSONWriting
 
-/// The `/healthcheck` body (CONTRACT section 4), computed from what the background checks saw.
+/// The `/healthcheck` body (docs/api.md, "Health"), computed from what the background checks saw.
 struct HealthReport: Sendable {
     enum Status: String, Sendable { case ok, degraded, down }
 

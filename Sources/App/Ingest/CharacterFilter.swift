@@ -1,4 +1,4 @@
-/// The rule for which upstream characters are kept (CONTRACT section 7.3): species `Human`, status
+/// The rule for which upstream characters are kept (docs/api.md, "Ingest"): species `Human`, status
 /// `Alive`, origin name starting with `Earth (`. Byte-exact: case-sensitive, no trimming, and no
 /// Unicode normalisation (Swift's `==` on strings would treat canonically equivalent text as equal).
 enum CharacterFilter {

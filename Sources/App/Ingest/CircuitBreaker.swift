@@ -1,4 +1,4 @@
-/// The upstream's circuit breaker as a plain state machine (CONTRACT section 7.2): it opens after
+/// The upstream's circuit breaker as a plain state machine (docs/api.md, "Ingest"): it opens after
 /// `threshold` consecutive failures, stays open for `cooldown`, then lets one trial request through
 /// (half-open) whose outcome closes or re-opens it.
 struct CircuitBreaker<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// Walks the upstream's character pages and returns the characters to store (CONTRACT section 7).
+/// Walks the upstream's character pages and returns the characters to store (docs/api.md, "Ingest").
 struct Ingestor<C: Clock>: Sendable where C.Duration == Duration {
     let gateway: UpstreamGateway<C>
     let baseURL: String

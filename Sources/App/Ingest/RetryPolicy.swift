@@ -1,4 +1,4 @@
-/// When to try an upstream request again (CONTRACT section 7.2): `maxAttempts` in total; honour
+/// When to try an upstream request again (docs/api.md, "Ingest"): `maxAttempts` in total; honour
 /// `Retry-After` up to `maxRetryAfter`; otherwise exponential backoff from 0.5 s doubling to 8 s
 /// with full jitter; never a sleep after the last attempt.
 struct RetryPolicy: Sendable {

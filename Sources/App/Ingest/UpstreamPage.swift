@@ -1,4 +1,4 @@
-/// One page of `/character?page=N` as the upstream sends it (CONTRACT section 10).
+/// One page of `/character?page=N` as the upstream sends it (docs/api.md, "The upstream API").
 struct UpstreamPage: Decodable, Sendable {
     struct Info: Decodable, Sendable {
         let count: Int
@@ -27,7 +27,7 @@ struct UpstreamPage: Decodable, Sendable {
 }
 
 extension UpstreamPage.Character {
-    /// The stored form, after checking it fits (CONTRACT section 7.4).
+    /// The stored form, after checking it fits (docs/api.md, "Ingest").
     func validated() throws(IngestError) -> StoredCharacter {
         typealias Limits = StoredCharacter.Limits
         func check(_ value: String, _ field: String, _ limit: Int) throws(IngestError) {

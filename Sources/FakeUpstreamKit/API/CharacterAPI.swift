@@ -1,6 +1,6 @@
 import Foundation
 
-/// The Rick and Morty API's character routes (docs/fake-upstream.md), as a pure function of the
+/// The Rick and Morty API's character routes (docs/api.md, "The upstream API"), as a pure function of the
 /// request, so every rule is unit-testable without sockets.
 public struct CharacterAPI: Sendable {
     public let dataset: CharacterDataset

@@ -58,7 +58,7 @@ public struct CharacterDataset: Sendable {
         self.json[self.offsets[position]..<self.offsets[position + 1]]
     }
 
-    /// The ids App should store under CONTRACT's filter rule, ascending.
+    /// The ids App should store under its filter rule (docs/api.md, "Ingest"), ascending.
     public var knownAnswer: [Int] { self.characters.filter(\.passesAppFilter).map(\.id) }
 }
 
@@ -82,7 +82,7 @@ public struct CharacterSummary: Sendable, Equatable {
         self.originName = record.origin.name
     }
 
-    /// Whether App's filter rule (CONTRACT section 7.3) keeps this character: exact bytes.
+    /// Whether App's filter rule (docs/api.md, "Ingest") keeps this character: exact bytes.
     public var passesAppFilter: Bool {
         self.species.utf8.elementsEqual("Human".utf8) && self.status.utf8.elementsEqual("Alive".utf8)
             && self.originName.utf8.starts(with: "Earth (".utf8)

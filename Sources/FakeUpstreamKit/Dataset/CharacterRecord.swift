@@ -1,6 +1,6 @@
 import JSONWriting
 
-/// One character in the real API's schema (CONTRACT section 10): all twelve fields.
+/// One character in the real API's schema (docs/api.md, "The upstream API"): all twelve fields.
 public struct CharacterRecord: Codable, Sendable, Equatable {
     public struct Place: Codable, Sendable, Equatable {
         public var name: String
