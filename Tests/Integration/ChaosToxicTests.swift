@@ -210,14 +210,17 @@ extension Integration {
         @Test("a toxic with a ttl removes itself")
         func ttl() async throws {
             try await self.withEchoProxy { chaos, port in
+                let addedAt = ContinuousClock.now
                 let added = try await Harness.addToxic(
                     chaos,
                     proxy: "echo",
-                    #"{"type":"latency","ttl":300,"attributes":{"latency":200}}"#
+                    #"{"type":"latency","ttl":3000,"attributes":{"latency":200}}"#
                 )
-                #expect(added.json["ttl"] as? Int == 300)
+                #expect(added.json["ttl"] as? Int == 3000)
+                // A round trip started well inside the ttl sees the toxic, however slow the machine.
                 #expect(try self.roundTrip(port).0 >= .milliseconds(200))
                 #expect(await eventually { (try? await fetch("\(chaos)/proxies/echo/toxics").body) == "[]" })
+                #expect(ContinuousClock.now - addedAt >= .milliseconds(3000), "not removed before its ttl")
                 #expect(try self.roundTrip(port).0 < .milliseconds(200))
             }
         }

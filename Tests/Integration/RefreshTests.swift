@@ -255,17 +255,23 @@ extension Integration {
                         ["REFRESH_INTERVAL": "0.3", "MAX_RETRIES": "2", "PAGE_CACHE_MAX": "0"]
                     )
                     try await Harness.withApp(config) { app in
+                        let failure = #"ingest_runs_total{result="failure"}"#
                         #expect(await eventually { app.metric(#"ingest_runs_total{result="success"}"#) >= 1 })
                         // From now on page 3 of 10 always fails: every refresh dies after pages 1 and 2.
+                        let failuresBefore = app.metric(failure)
                         try fake.store.add(
                             Behavior(
                                 match: .init(path: "/api/character", query: ["page": "3"]),
                                 action: .init(status: 500)
                             )
                         )
+                        // Refreshes run one after another: once one has failed, any refresh that was
+                        // already past page 3 when the behaviour arrived has finished.
+                        #expect(await eventually { app.metric(failure) > failuresBefore })
                         let before = app.metric(#"ingest_runs_total{result="success"}"#)
+                        let failuresAtBaseline = app.metric(failure)
                         let baseline = try await fetch("\(app.baseURL)/characters?page_size=100")
-                        #expect(await eventually { app.metric(#"ingest_runs_total{result="failure"}"#) >= 2 })
+                        #expect(await eventually { app.metric(failure) >= failuresAtBaseline + 2 })
                         #expect(app.metric(#"ingest_runs_total{result="success"}"#) == before)
                         let after = try await fetch("\(app.baseURL)/characters?page_size=100")
                         #expect(after.body == baseline.body)

@@ -85,8 +85,8 @@ struct ProblemTests {
 struct RequestIdentityTests {
     @Test("a sane X-Request-ID is echoed; anything else is replaced")
     func requestID() {
-        #expect(RequestIdentity.requestID(from: [RequestIdentity.requestIDHeader: "abc-123"]) == "abc-123")
-        let forged = RequestIdentity.requestID(from: [RequestIdentity.requestIDHeader: "a b\"c"])
+        #expect(RequestIdentity.requestID(from: [HTTPField.Name.requestID: "abc-123"]) == "abc-123")
+        let forged = RequestIdentity.requestID(from: [HTTPField.Name.requestID: "a b\"c"])
         #expect(forged != "a b\"c" && forged.count == 32)
         #expect(RequestIdentity.generate() != RequestIdentity.generate())
     }
@@ -94,7 +94,7 @@ struct RequestIdentityTests {
     @Test("traceparent is parsed only when valid")
     func traceparent() {
         let valid = RequestIdentity.traceContext(from: [
-            RequestIdentity.traceparentHeader: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            HTTPField.Name.traceparentHeader: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         ])
         #expect(valid?.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
         #expect(valid?.spanID == "00f067aa0ba902b7")
@@ -103,7 +103,7 @@ struct RequestIdentityTests {
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "garbage",
         ] {
-            #expect(RequestIdentity.traceContext(from: [RequestIdentity.traceparentHeader: bad]) == nil)
+            #expect(RequestIdentity.traceContext(from: [HTTPField.Name.traceparentHeader: bad]) == nil)
         }
     }
 }

@@ -90,7 +90,9 @@ final class SQLCharacterStore: CharacterStore {
         }
     }
 
+    /// Closes the pool's connections first, then removes the temporary files they used.
     func close() async {
+        self.pool.close()
         for file in self.temporaryFiles { try? FileManager.default.removeItem(atPath: file) }
     }
 
@@ -310,13 +312,5 @@ final class SQLCharacterStore: CharacterStore {
             if !connection.isBroken { try? connection.execute("ROLLBACK") }
             throw error
         }
-    }
-}
-
-extension Duration {
-    /// The duration as a number of seconds.
-    var seconds: Double {
-        let parts = self.components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
     }
 }

@@ -28,12 +28,14 @@ final class ConnectionPool: Sendable {
         var open = 0
         var nextWaiter = 0
         var waiters: [Waiter] = []
+        var closed = false
     }
 
     private enum Acquisition {
         case ready(Lease)
         case open
-        case wait(Int)
+        case wait
+        case refused(any Error)
     }
 
     private let factory: @Sendable () throws -> any DatabaseConnection
@@ -77,37 +79,77 @@ final class ConnectionPool: Sendable {
         try await self.threadPool.runIfActive { try body(lease.connection) }
     }
 
-    /// Takes a connection for a sequence of calls; hand it back with ``release(_:)``.
+    /// Takes a connection for a sequence of calls; hand it back with ``release(_:)``. Throws
+    /// `poolExhausted` after `acquireTimeout`, `CancellationError` when the waiting task is
+    /// cancelled, and `serverShutdown` once the pool is closed.
     func acquire() async throws -> Lease {
-        try await withCheckedThrowingContinuation { continuation in
-            let next: Acquisition = self.state.withLock { state in
-                if let lease = state.idle.popLast() { return .ready(lease) }
-                if state.open < self.capacity {
-                    state.open += 1
-                    return .open
-                }
-                let id = state.nextWaiter
-                state.nextWaiter += 1
-                state.waiters.append(Waiter(id: id, continuation: continuation, timer: nil))
-                return .wait(id)
-            }
-            switch next {
-            case .ready(let lease):
-                continuation.resume(returning: lease)
-            case .open:
-                self.open(for: continuation)
-            case .wait(let id):
-                let timer = self.eventLoop.scheduleTask(in: .nanoseconds(Int64(self.acquireTimeout.seconds * 1e9))) {
-                    self.expire(id)
-                }
-                let stillWaiting = self.state.withLock { state in
-                    guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return false }
-                    state.waiters[index].timer = timer
-                    return true
-                }
-                if !stillWaiting { timer.cancel() }
-            }
+        let id = self.state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
         }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                // Decided under the lock that onCancel takes too: a cancellation either finds the
+                // waiter queued, or is seen here.
+                let next: Acquisition = self.state.withLock { state in
+                    if state.closed { return .refused(Self.closedError) }
+                    if Task.isCancelled { return .refused(CancellationError()) }
+                    if let lease = state.idle.popLast() { return .ready(lease) }
+                    if state.open < self.capacity {
+                        state.open += 1
+                        return .open
+                    }
+                    state.waiters.append(Waiter(id: id, continuation: continuation, timer: nil))
+                    return .wait
+                }
+                switch next {
+                case .ready(let lease):
+                    continuation.resume(returning: lease)
+                case .open:
+                    self.open(for: continuation)
+                case .refused(let error):
+                    continuation.resume(throwing: error)
+                case .wait:
+                    let timer = self.eventLoop.scheduleTask(in: .nanoseconds(Int64(self.acquireTimeout.seconds * 1e9)))
+                    {
+                        if let waiter = self.removeWaiter(id) { waiter.continuation.resume(throwing: self.exhausted) }
+                    }
+                    let stillWaiting = self.state.withLock { state in
+                        guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return false }
+                        state.waiters[index].timer = timer
+                        return true
+                    }
+                    if !stillWaiting { timer.cancel() }
+                }
+            }
+        } onCancel: {
+            guard let waiter = self.removeWaiter(id) else { return }
+            waiter.timer?.cancel()
+            waiter.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Closes the pool: idle connections are closed now (each frees its handle when released),
+    /// connections in use when they come back, and waiters and later callers get `serverShutdown`.
+    func close() {
+        let (idle, waiters) = self.state.withLock { state in
+            state.closed = true
+            defer {
+                state.open -= state.idle.count
+                state.idle.removeAll()
+                state.waiters.removeAll()
+            }
+            return (state.idle, state.waiters)
+        }
+        // `idle` goes out of scope below: the last references to those connections.
+        for waiter in waiters {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(throwing: Self.closedError)
+        }
+    }
+
+    private static var closedError: DatabaseError {
+        DatabaseError(kind: .serverShutdown, message: "the connection pool is closed (shutting down)")
     }
 
     /// Returns a connection: to the longest waiter, to the idle list, or (when broken) to nowhere.
@@ -117,6 +159,10 @@ final class ConnectionPool: Sendable {
             return
         }
         let waiter: Waiter? = self.state.withLock { state in
+            if state.closed {
+                state.open -= 1
+                return nil  // The lease is dropped here, which closes its connection.
+            }
             guard !state.waiters.isEmpty else {
                 state.idle.append(lease)
                 return nil
@@ -156,12 +202,12 @@ final class ConnectionPool: Sendable {
         self.open(for: waiter.continuation)
     }
 
-    private func expire(_ id: Int) {
-        let waiter: Waiter? = self.state.withLock { state in
+    /// Takes waiter `id` out of the queue, if it is still there.
+    private func removeWaiter(_ id: Int) -> Waiter? {
+        self.state.withLock { state in
             guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
             return state.waiters.remove(at: index)
         }
-        waiter?.continuation.resume(throwing: self.exhausted)
     }
 
     private var exhausted: DatabaseError {

@@ -40,7 +40,7 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
             let logger = Self.requestLogger(context.logger, requestID: requestID, headers: request.headers)
             response = self.problems.response(for: error, path: path, logger: logger)
         }
-        response.headers[RequestIdentity.requestIDHeader] = requestID
+        response.headers[.requestID] = requestID
         if request.method == .head { response = response.createHeadResponse() }
 
         let seconds = (ContinuousClock.now - started).seconds

@@ -29,9 +29,9 @@ struct ProblemRenderer: Sendable {
                 path: path
             )
             response.headers[.retryAfter] = String(retryAfter)
-            response.headers[HTTPField.Name("RateLimit-Limit")!] = String(limit)
-            response.headers[HTTPField.Name("RateLimit-Remaining")!] = "0"
-            response.headers[HTTPField.Name("RateLimit-Reset")!] = String(retryAfter)
+            response.headers[.rateLimitLimit] = String(limit)
+            response.headers[.rateLimitRemaining] = "0"
+            response.headers[.rateLimitReset] = String(retryAfter)
             return response
         case HTTPFailure.unavailable(let detail):
             return self.unavailable(detail: detail, path: path)

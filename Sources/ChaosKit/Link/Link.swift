@@ -9,8 +9,9 @@ final class Link {
     let id: Int
     let proxy: Proxy
     let client: any Channel
-    private(set) var toClient: ToxicStage!
-    private(set) var toServer: ToxicStage!
+    /// The two one-way stages; lazy because each holds the link itself.
+    private(set) lazy var toClient = ToxicStage(stream: .downstream, link: self)
+    private(set) lazy var toServer = ToxicStage(stream: .upstream, link: self)
     private var server: (any Channel)?
     private(set) var toxics: [LinkToxic] = []
     /// The faults that apply, by kind (and stream), kept in step with `toxics`; read on every
@@ -28,8 +29,6 @@ final class Link {
         self.id = id
         self.proxy = proxy
         self.client = client
-        self.toClient = ToxicStage(stream: .downstream, link: self)
-        self.toServer = ToxicStage(stream: .upstream, link: self)
     }
 
     /// Called once the upstream connection is glued in.

@@ -119,13 +119,20 @@ public final class Proxy: Sendable {
         return state.version
     }
 
-    /// Removes the toxic when its ttl runs out, unless it was changed or replaced meanwhile.
+    /// Removes the toxic when its ttl runs out, unless it was changed or replaced meanwhile. No
+    /// API caller waits for this, so each link is told on its own event loop without waiting.
     private func expire(_ toxic: Toxic, version: Int) {
         guard let ttl = toxic.ttl else { return }
         self.group.next().scheduleTask(in: .nanoseconds(Int64(ttl * 1_000_000))) {
-            let current = self.state.withLock { $0.toxicVersions[toxic.name] == version }
-            guard current else { return }
-            Task { try? await self.removeToxic(toxic.name) }
+            let links = self.state.withLock { state -> [NIOLoopBound<Link>] in
+                guard state.toxicVersions[toxic.name] == version,
+                    let index = state.toxics.firstIndex(where: { $0.name == toxic.name })
+                else { return [] }
+                state.toxics.remove(at: index)
+                Self.bump(toxic.name, &state)
+                return Array(state.links.values)
+            }
+            for link in links { link.eventLoop.execute { link.value.refresh() } }
         }
     }
 
