@@ -77,6 +77,8 @@ extension Integration {
                 #expect(root.headers.first(name: "Location") == "/docs")
                 let docs = try await fetch("\(app.baseURL)/docs")
                 #expect(docs.status == 200 && docs.body.contains("/openapi.json"))
+                #expect(docs.headers.first(name: "Content-Type") == "text/html; charset=utf-8")
+                #expect(docs.body.contains("page_size") && !docs.body.contains("<script"), "rendered on the server")
             }
         }
 

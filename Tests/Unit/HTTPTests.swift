@@ -184,3 +184,41 @@ struct HealthReportTests {
         #expect(text.contains(#""refresh":{"#))
     }
 }
+
+@Suite("The /docs page")
+struct DocsPageTests {
+    let html = DocsPage.html
+
+    @Test("is rendered on the server: no script, a viewport for phones, a section per route")
+    func structure() {
+        #expect(!self.html.contains("<script"))
+        #expect(self.html.contains(#"<meta name="viewport" content="width=device-width, initial-scale=1">"#))
+        for route in Route.allCases {
+            #expect(self.html.contains("<code>\(route.rawValue)</code></h2>"), "\(route.rawValue) has no section")
+        }
+    }
+
+    @Test("parameters show type, range, allowed values and default; responses their headers and fields")
+    func content() {
+        for expected in [
+            #"<td data-label="Accepts">integer, 1–100</td><td data-label="Default"><code>20</code></td>"#,
+            #"<td data-label="Accepts">integer, 1–1000000</td><td data-label="Default"><code>1</code></td>"#,
+            "one of: id, name", "one of: asc, desc", "<code>Retry-After</code> (integer, at least 0)",
+            "<code>ETag</code> (string)", "<code>X-Request-ID</code> (string)", "<code>total_pages</code>",
+            "<code>url</code> <span class=\"type\">string or null</span>", "Service Unavailable",
+            "array of Character",
+        ] {
+            #expect(self.html.contains(expected), "missing: \(expected)")
+        }
+        let page = self.html.range(of: "<code>page</code> <span")?.lowerBound
+        let pageSize = self.html.range(of: "<code>page_size</code> <span")?.lowerBound
+        #expect(page != nil && pageSize != nil && page! < pageSize!, "fields in the body's key order")
+    }
+
+    @Test("text from the document is escaped")
+    func escaping() {
+        #expect(DocsPage.escape(#"<b a="1">&"#) == "&lt;b a=&quot;1&quot;&gt;&amp;")
+        let rendered = DocsPage.render(#"{"info":{"title":"<x>"},"paths":{}}"#)
+        #expect(rendered.contains("<h1>&lt;x&gt;</h1>"))
+    }
+}

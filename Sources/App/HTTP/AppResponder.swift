@@ -119,6 +119,6 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
 
 /// Response bodies built once per process (generic types cannot hold static stored properties).
 enum StaticBodies {
-    static let docs = ByteBuffer(string: OpenAPIDocument.docsPage)
+    static let docs = ByteBuffer(string: DocsPage.html)
     static let openapi = ByteBuffer(string: OpenAPIDocument.json)
 }

@@ -1,4 +1,4 @@
-/// The OpenAPI 3.1 description served at `/openapi.json`, and the `/docs` page that renders it.
+/// The OpenAPI 3.1 description served at `/openapi.json` (``DocsPage`` renders it for `/docs`).
 /// Kept as text so it is exactly what clients get; a unit test checks it covers every route.
 enum OpenAPIDocument {
     static let json: String = #"""
@@ -10,13 +10,21 @@ enum OpenAPIDocument {
             "/characters": {
               "get": {
                 "summary": "A sorted, paginated page of stored characters",
+                "description": "Human, Alive characters whose origin is named Earth (…). A page in the page cache is still served while the database is down.",
                 "operationId": "listCharacters",
                 "parameters": [
-                  {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["id", "name"], "default": "id"}},
-                  {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"], "default": "asc"}},
-                  {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1}},
-                  {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-                  {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
+                  {"name": "sort", "in": "query", "description": "Sort key: id, or name in byte order with ties broken by id.",
+                   "schema": {"type": "string", "enum": ["id", "name"], "default": "id"}},
+                  {"name": "order", "in": "query", "description": "Sort direction.",
+                   "schema": {"type": "string", "enum": ["asc", "desc"], "default": "asc"}},
+                  {"name": "page", "in": "query", "description": "Page number, ASCII digits only; past the last page the results are empty.",
+                   "schema": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1}},
+                  {"name": "page_size", "in": "query", "description": "Characters per page, ASCII digits only.",
+                   "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                  {"name": "If-None-Match", "in": "header", "description": "An ETag from an earlier answer: 304 when the page is unchanged.",
+                   "schema": {"type": "string"}},
+                  {"name": "X-Request-ID", "in": "header", "description": "Echoed in the response and the logs when 1 to 128 visible ASCII characters.",
+                   "schema": {"type": "string"}}
                 ],
                 "responses": {
                   "200": {"description": "A page", "headers": {"ETag": {"$ref": "#/components/headers/ETag"},
@@ -101,32 +109,5 @@ enum OpenAPIDocument {
             }
           }
         }
-        """#
-
-    /// A self-contained page (no CDN: the lab runs offline) that lists every operation.
-    static let docsPage: String = #"""
-        <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><title>RickMortyLab API</title>
-        <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-        code{background:#f3f3f3;padding:0 .2rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}
-        h2{font-size:1.1rem;margin-top:2rem}</style></head>
-        <body><h1>RickMortyLab API</h1><p>Machine-readable description: <a href="/openapi.json">/openapi.json</a></p>
-        <div id="ops">Loading…</div>
-        <script>
-        fetch('/openapi.json').then(r => r.json()).then(spec => {
-          const out = [];
-          for (const [path, item] of Object.entries(spec.paths)) {
-            for (const [method, op] of Object.entries(item)) {
-              out.push(`<h2><code>${method.toUpperCase()} ${path}</code> — ${op.summary}</h2>`);
-              if (op.parameters) {
-                out.push('<table><tr><th>parameter</th><th>in</th><th>schema</th></tr>' + op.parameters.map(p =>
-                  `<tr><td>${p.name}</td><td>${p.in}</td><td><code>${JSON.stringify(p.schema)}</code></td></tr>`).join('') + '</table>');
-              }
-              out.push('<p>Responses: ' + Object.keys(op.responses).map(s => `<code>${s}</code>`).join(' ') + '</p>');
-            }
-          }
-          document.getElementById('ops').innerHTML = out.join('');
-        });
-        </script></body></html>
         """#
 }
