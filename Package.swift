@@ -66,8 +66,8 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "App",
+        .target(
+            name: "RickMortyAPI",
             dependencies: [
                 "Native", "JSONWriting", "SystemSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -78,8 +78,12 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "App",
+            dependencies: ["RickMortyAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -111,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["App", "Native", "FakeUpstreamKit", "ChaosKit", "JSONWriting", "Seeded"],
+            dependencies: ["RickMortyAPI", "Native", "FakeUpstreamKit", "ChaosKit", "JSONWriting", "Seeded"],
             path: "Tests/Unit",
             swiftSettings: swiftSettings
         ),
@@ -130,7 +134,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "App", "Native", "FakeUpstreamKit", "ChaosKit", "TestSupport", "SystemSupport",
+                "RickMortyAPI", "Native", "FakeUpstreamKit", "ChaosKit", "TestSupport", "SystemSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,7 +6,7 @@ import Native
 import TestSupport
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 extension Integration {
     @Suite("PostgreSQL outages: 503 with Retry-After, cached pages, health, recovery")

@@ -6,7 +6,7 @@ import NIOHTTP1
 import TestSupport
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 #if canImport(Glibc)
 import Glibc

@@ -4,7 +4,7 @@ import NIOHTTP1
 import TestSupport
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 extension Integration {
     @Suite("HTTP contract over real sockets")

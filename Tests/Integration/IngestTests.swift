@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 /// Every integration suite lives under this one so that the suites run one after another: each
 /// provisions real servers, and the machine has two cores.

@@ -4,7 +4,7 @@ import Native
 import TestSupport
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 #if canImport(Glibc)
 import Glibc

@@ -5,7 +5,7 @@ import Native
 import TestSupport
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 extension Integration {
     @Suite("Refresh: replace the set atomically, once across replicas")

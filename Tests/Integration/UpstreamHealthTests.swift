@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 extension Integration {
     @Suite("Health says why the upstream is failing")

@@ -1,7 +1,7 @@
 import JSONWriting
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 @Suite("/characters query validation")
 struct CharacterQueryTests {

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 @Suite("Configuration from the environment")
 struct ConfigTests {

@@ -3,7 +3,7 @@ import Native
 import Synchronization
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 /// Counts the connections that are still open: each one closes (is freed) when the pool lets go.
 final class CountedConnections: Sendable {

@@ -5,7 +5,7 @@ import Logging
 import Native
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 @Suite("Problem responses")
 struct ProblemTests {

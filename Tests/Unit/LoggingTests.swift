@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 @Suite("JSON log lines")
 struct LoggingTests {

@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 @Suite("Metrics exposition")
 struct MetricsTests {

@@ -2,7 +2,7 @@ import NIOCore
 import Synchronization
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 @Suite("LRU store")
 struct LRUStoreTests {

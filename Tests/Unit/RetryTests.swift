@@ -1,6 +1,6 @@
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 @Suite("Retry-After parsing")
 struct RetryAfterTests {

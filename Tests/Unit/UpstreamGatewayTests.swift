@@ -1,7 +1,7 @@
 import Logging
 import Testing
 
-@testable import App
+@testable import RickMortyAPI
 
 @Suite("Upstream gateway: retries, backoff and the breaker")
 struct UpstreamGatewayTests {

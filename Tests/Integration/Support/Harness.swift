@@ -9,7 +9,7 @@ import ServiceLifecycle
 import Synchronization
 import TestSupport
 
-@testable import App
+@testable import RickMortyAPI
 
 /// Starts services in-process, hands their bound ports to the test, and shuts them down
 /// gracefully when the test body returns or throws.

@@ -1,6 +1,6 @@
 import Synchronization
 
-@testable import App
+@testable import RickMortyAPI
 
 /// An upstream that answers from a script, one entry per request, and records the URLs asked.
 /// When the script runs out, the last entry repeats.

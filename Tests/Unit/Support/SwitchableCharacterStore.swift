@@ -1,7 +1,7 @@
 import Native
 import Synchronization
 
-@testable import App
+@testable import RickMortyAPI
 
 /// A ``CharacterStore`` that answers pages from a fixed snapshot until the test cuts it off,
 /// after which every call fails as a database that went away does.
