@@ -47,7 +47,7 @@ struct ConfigTests {
             let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             return [cells[0], cells[1]].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "`")) }
         }
-        #expect(documented == AppConfig.variables.map { [$0.name, $0.defaultValue] })
+        #expect(documented == AppConfig.settings.map { [$0.name, $0.defaultText] })
     }
 
     @Test(
@@ -123,7 +123,7 @@ struct ConfigTests {
 
     @Test("--help lists every variable the loader reads")
     func helpListsEverything() {
-        let names = Set(AppConfig.variables.map(\.name))
+        let names = Set(AppConfig.settings.map(\.name))
         for name in [
             "DATABASE_URL", "DB_POOL_SIZE", "DB_CONNECT_TIMEOUT", "DB_QUERY_TIMEOUT", "UPSTREAM_BASE_URL",
             "REQUEST_TIMEOUT",

@@ -16,7 +16,7 @@ package enum AppLauncher {
     /// The environment part of `--help`: every variable, its default and meaning.
     package static var environmentHelp: String {
         "Configuration comes from the environment; the flags below override it.\n\nEnvironment (default):\n"
-            + AppConfig.variables.map { "  \($0.name) (\($0.defaultValue))\n      \($0.meaning)" }.joined(
+            + AppConfig.settings.map { "  \($0.name) (\($0.defaultText))\n      \($0.meaning)" }.joined(
                 separator: "\n"
             )
     }
