@@ -37,7 +37,7 @@ public struct ChaosServer: Sendable {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         Application(
-            responder: ControlAPI(registry: self.registry, token: self.token),
+            responder: ControlAPI(registry: self.registry, token: self.token).responder(),
             configuration: .init(address: .hostname(self.host, port: self.port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             eventLoopGroupProvider: .shared(self.registry.environment.group),

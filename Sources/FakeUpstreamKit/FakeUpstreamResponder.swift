@@ -12,7 +12,7 @@ struct FakeUpstreamResponder: HTTPResponder {
     typealias Context = FakeRequestContext
 
     let api: CharacterAPI
-    let admin: AdminAPI
+    let admin: RouterResponder<FakeRequestContext>
     let store: BehaviorStore
     let metrics: FakeUpstreamMetrics
     let publicBaseURL: String?
@@ -27,7 +27,7 @@ struct FakeUpstreamResponder: HTTPResponder {
             guard self.adminFromAnywhere || context.isLoopbackClient else {
                 return AdminAPI.problem(403, "The admin API answers loopback clients only.", path: path)
             }
-            return await self.admin.respond(to: request, path: path)
+            return try await self.admin.respond(to: request, context: context)
         }
         if path == "/metrics" {
             var headers = HTTPFields()

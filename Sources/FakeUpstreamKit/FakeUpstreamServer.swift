@@ -38,7 +38,7 @@ public struct FakeUpstreamServer: Sendable {
     ) -> some Service {
         let responder = FakeUpstreamResponder(
             api: CharacterAPI(dataset: self.dataset),
-            admin: AdminAPI(store: self.store, dataset: self.dataset),
+            admin: AdminAPI(store: self.store, dataset: self.dataset).responder(),
             store: self.store,
             metrics: FakeUpstreamMetrics(),
             publicBaseURL: self.configuration.publicBaseURL,

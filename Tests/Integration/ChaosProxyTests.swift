@@ -44,6 +44,8 @@ extension Integration {
                     #expect(conflict.json["error"] as? String == "proxy already exists")
                     #expect(conflict.json["status"] as? Int == 409)
                     #expect(try await Harness.send(.POST, "\(chaos)/proxies", "{nope").status == 400)
+                    let unknown = try await fetch("\(chaos)/no/such/route")
+                    #expect(unknown.status == 404 && unknown.json["error"] as? String == "route not found")
                     #expect(try await Harness.send(.POST, "\(chaos)/proxies", #"{"name":"x"}"#).status == 400)
 
                     let all = try await fetch("\(chaos)/proxies").json

@@ -8,39 +8,27 @@ import Prometheus
 /// `/reset`, `/proxies/{name}/toxics[/{toxic}]`, with Toxiproxy's status codes and
 /// `{"error": …, "status": …}` bodies; plus our own `/events`, `/seed`, `/metrics` and
 /// `DELETE /proxies/{name}/connections`.
-struct ControlAPI: HTTPResponder {
-    typealias Context = BasicRequestContext
-
+struct ControlAPI: Sendable {
     let registry: ProxyRegistry
     /// When set, every request that changes state needs `Authorization: Bearer <token>`.
     let token: String?
     static let version = "2.12.0-chaos"
 
-    func respond(to request: Request, context: Context) async throws -> Response {
-        if let token = self.token, request.method != .get, request.method != .head,
-            request.headers[.authorization] != "Bearer \(token)"
-        {
-            return Self.error(401, "missing or wrong bearer token")
-        }
-        do {
-            return try await self.route(request)
-        } catch let failure as ProxyRegistry.Failure {
-            return Self.error(failure.status, failure.message)
-        } catch let error as DecodingError {
-            return Self.error(400, "bad request body: \(DecodingFailure.describe(error))")
-        }
-    }
+    /// The routes on Hummingbird's router. Failures are thrown and turned into Toxiproxy's error
+    /// bodies in one place (``ToxiproxyErrorMiddleware``).
+    func responder() -> RouterResponder<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ToxiproxyErrorMiddleware())
+        if let token = self.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
 
-    private func route(_ request: Request) async throws -> Response {
-        let parts = request.uri.path.split(separator: "/").map(String.init)
-        switch (request.method, parts.count, parts.first) {
-        case (.get, 1, "version"):
-            return Self.json(200) {
+        router.get("version") { _, _ in
+            Self.json(200) {
                 $0.beginObject()
                 $0.field("version", Self.version)
                 $0.endObject()
             }
-        case (.get, 1, "proxies"):
+        }
+        router.get("proxies") { _, _ in
             let proxies = await self.registry.all
             return Self.json(200) { json in
                 json.beginObject()
@@ -50,101 +38,123 @@ struct ControlAPI: HTTPResponder {
                 }
                 json.endObject()
             }
-        case (.post, 1, "proxies"):
-            let spec = try await self.decode(ProxyRegistry.Spec.self, from: request)
-            let proxy = try await self.registry.create(spec)
+        }
+        router.post("proxies") { request, _ in
+            let proxy = try await self.registry.create(try await Self.decode(ProxyRegistry.Spec.self, from: request))
             return Self.json(201) { Self.write(proxy, into: &$0) }
-        case (.post, 1, "populate"):
-            let specs = try await self.decode([ProxyRegistry.Spec].self, from: request)
-            var created: [Proxy] = []
-            for spec in specs {
-                if let name = spec.name, (try? await self.registry.proxy(named: name)) != nil {
-                    try await self.registry.delete(name)
-                }
-                created.append(try await self.registry.create(spec))
-            }
-            return Self.json(201) { json in
-                json.beginObject()
-                json.key("proxies")
-                json.beginArray()
-                for proxy in created { Self.write(proxy, into: &json) }
-                json.endArray()
-                json.endObject()
-            }
-        case (.post, 1, "reset"):
+        }
+        router.post("populate") { request, _ in try await self.populate(request) }
+        router.post("reset") { _, _ in
             await self.registry.reset()
             return Response(status: .noContent)
-        case (.get, 1, "events"):
-            return self.events(request)
-        case (.get, 1, "seed"):
-            return self.seed()
-        case (.put, 1, "seed"), (.post, 1, "seed"):
-            struct Body: Decodable { var seed: UInt64 }
-            await self.registry.reseed(try await self.decode(Body.self, from: request).seed)
-            return self.seed()
-        case (.get, 1, "metrics"):
+        }
+        router.get("events") { request, _ in self.events(request) }
+        router.get("seed") { _, _ in self.seed() }
+        for method in [HTTPRequest.Method.put, .post] {
+            router.on("seed", method: method) { request, _ in
+                struct Body: Decodable { var seed: UInt64 }
+                await self.registry.reseed(try await Self.decode(Body.self, from: request).seed)
+                return self.seed()
+            }
+        }
+        router.get("metrics") { _, _ in
             var buffer: [UInt8] = []
             self.registry.environment.metrics.registry.emit(into: &buffer)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
-        case (.delete, 3, "proxies") where parts[2] == "connections":
-            let proxy = try await self.registry.proxy(named: parts[1])
-            let reset = request.uri.queryParameters.get("reset") != "false"
-            let dropped = await proxy.dropConnections(reset: reset)
+        }
+        self.addProxyRoutes(router)
+        self.addToxicRoutes(router)
+        return router.buildResponder()
+    }
+
+    /// `/proxies/{name}` and `/proxies/{name}/connections`.
+    private func addProxyRoutes(_ router: Router<BasicRequestContext>) {
+        router.get("proxies/:name") { _, context in
+            let proxy = try await self.registry.proxy(named: try context.parameters.require("name"))
+            return Self.json(200) { Self.write(proxy, into: &$0) }
+        }
+        for method in [HTTPRequest.Method.post, .patch] {
+            router.on("proxies/:name", method: method) { request, context in
+                let spec = try await Self.decode(ProxyRegistry.Spec.self, from: request)
+                let proxy = try await self.registry.update(try context.parameters.require("name"), spec)
+                return Self.json(200) { Self.write(proxy, into: &$0) }
+            }
+        }
+        router.delete("proxies/:name") { _, context in
+            try await self.registry.delete(try context.parameters.require("name"))
+            return Response(status: .noContent)
+        }
+        router.delete("proxies/:name/connections") { request, context in
+            let proxy = try await self.registry.proxy(named: try context.parameters.require("name"))
+            let dropped = await proxy.dropConnections(reset: request.uri.queryParameters.get("reset") != "false")
             return Self.json(200) {
                 $0.beginObject()
                 $0.field("dropped", dropped)
                 $0.endObject()
             }
-        case (.get, 2, "proxies"):
-            let proxy = try await self.registry.proxy(named: parts[1])
-            return Self.json(200) { Self.write(proxy, into: &$0) }
-        case (.post, 2, "proxies"), (.patch, 2, "proxies"):
-            let spec = try await self.decode(ProxyRegistry.Spec.self, from: request)
-            let proxy = try await self.registry.update(parts[1], spec)
-            return Self.json(200) { Self.write(proxy, into: &$0) }
-        case (.delete, 2, "proxies"):
-            try await self.registry.delete(parts[1])
-            return Response(status: .noContent)
-        case (_, 3, "proxies") where parts[2] == "toxics", (_, 4, "proxies") where parts[2] == "toxics":
-            return try await self.toxics(request, proxy: try await self.registry.proxy(named: parts[1]), parts: parts)
-        default:
-            return Self.error(404, "route not found")
         }
     }
 
     /// `/proxies/{name}/toxics[/{toxic}]`.
-    private func toxics(_ request: Request, proxy: Proxy, parts: [String]) async throws -> Response {
-        switch (request.method, parts.count) {
-        case (.get, 3):
-            let toxics = proxy.toxics
+    private func addToxicRoutes(_ router: Router<BasicRequestContext>) {
+        router.get("proxies/:name/toxics") { _, context in
+            let toxics = try await self.registry.proxy(named: try context.parameters.require("name")).toxics
             return Self.json(200) { json in
                 json.beginArray()
                 for toxic in toxics { toxic.write(into: &json) }
                 json.endArray()
             }
-        case (.post, 3):
-            let spec = try await self.decode(ToxicSpec.self, from: request)
+        }
+        router.post("proxies/:name/toxics") { request, context in
+            let proxy = try await self.registry.proxy(named: try context.parameters.require("name"))
+            let spec = try await Self.decode(ToxicSpec.self, from: request)
             guard let type = spec.type else {
                 throw ProxyRegistry.Failure(status: 400, message: "missing required field: type")
             }
             let toxic = try await proxy.addToxic(try spec.toxic(type: type))
             return Self.json(200) { toxic.write(into: &$0) }
-        case (.get, 4):
-            guard let toxic = proxy.toxics.first(where: { $0.name == parts[3] }) else {
+        }
+        router.get("proxies/:name/toxics/:toxic") { _, context in
+            let proxy = try await self.registry.proxy(named: try context.parameters.require("name"))
+            let name = try context.parameters.require("toxic")
+            guard let toxic = proxy.toxics.first(where: { $0.name == name }) else {
                 throw ProxyRegistry.Failure(status: 404, message: "toxic not found")
             }
             return Self.json(200) { toxic.write(into: &$0) }
-        case (.post, 4), (.patch, 4):
-            let spec = try await self.decode(ToxicSpec.self, from: request)
-            let toxic = try await proxy.updateToxic(parts[3], with: spec)
-            return Self.json(200) { toxic.write(into: &$0) }
-        case (.delete, 4):
-            try await proxy.removeToxic(parts[3])
+        }
+        for method in [HTTPRequest.Method.post, .patch] {
+            router.on("proxies/:name/toxics/:toxic", method: method) { request, context in
+                let proxy = try await self.registry.proxy(named: try context.parameters.require("name"))
+                let spec = try await Self.decode(ToxicSpec.self, from: request)
+                let toxic = try await proxy.updateToxic(try context.parameters.require("toxic"), with: spec)
+                return Self.json(200) { toxic.write(into: &$0) }
+            }
+        }
+        router.delete("proxies/:name/toxics/:toxic") { _, context in
+            let proxy = try await self.registry.proxy(named: try context.parameters.require("name"))
+            try await proxy.removeToxic(try context.parameters.require("toxic"))
             return Response(status: .noContent)
-        default:
-            return Self.error(405, "method not allowed")
+        }
+    }
+
+    /// `POST /populate`: creates (or re-creates) every proxy in the body.
+    private func populate(_ request: Request) async throws -> Response {
+        var created: [Proxy] = []
+        for spec in try await Self.decode([ProxyRegistry.Spec].self, from: request) {
+            if let name = spec.name, (try? await self.registry.proxy(named: name)) != nil {
+                try await self.registry.delete(name)
+            }
+            created.append(try await self.registry.create(spec))
+        }
+        return Self.json(201) { json in
+            json.beginObject()
+            json.key("proxies")
+            json.beginArray()
+            for proxy in created { Self.write(proxy, into: &json) }
+            json.endArray()
+            json.endObject()
         }
     }
 
@@ -177,7 +187,7 @@ struct ControlAPI: HTTPResponder {
         }
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+    private static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
         let body = try await request.body.collect(upTo: 1 << 20)
         return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
     }
@@ -214,5 +224,49 @@ struct ControlAPI: HTTPResponder {
             json.field("status", status)
             json.endObject()
         }
+    }
+}
+
+/// Turns every failure into Toxiproxy's `{"error": …, "status": …}` body: the registry's own
+/// failures with their status, an undecodable body as 400 saying where, an unknown route as 404.
+struct ToxiproxyErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let failure as ProxyRegistry.Failure {
+            return ControlAPI.error(failure.status, failure.message)
+        } catch let error as DecodingError {
+            return ControlAPI.error(400, "bad request body: \(DecodingFailure.describe(error))")
+        } catch let error as HTTPError where error.status == .notFound {
+            return ControlAPI.error(404, "route not found")
+        } catch let error as HTTPError {
+            return ControlAPI.error(Int(error.status.code), error.body ?? error.status.reasonPhrase)
+        }
+    }
+}
+
+/// With a token set, every request that changes state needs `Authorization: Bearer <token>`.
+struct BearerTokenMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard
+            request.method == .get || request.method == .head
+                || request.headers[.authorization] == "Bearer \(self.token)"
+        else {
+            return ControlAPI.error(401, "missing or wrong bearer token")
+        }
+        return try await next(request, context)
     }
 }

@@ -3,56 +3,53 @@ import HTTPTypes
 import Hummingbird
 import JSONWriting
 
-/// `/__admin/…`: behaviours, the request journal and the known answer, WireMock-style.
+/// `/__admin/…`: behaviours, the request journal and the known answer, WireMock-style, on
+/// Hummingbird's router. Failures are thrown and rendered as problem documents in one place
+/// (``AdminProblemMiddleware``).
 struct AdminAPI: Sendable {
     let store: BehaviorStore
     let dataset: CharacterDataset
 
-    func respond(to request: Request, path: String) async -> Response {
-        do {
-            return try await self.route(request, path: path)
-        } catch let error as BehaviorError {
-            return Self.problem(400, error.message, path: path)
-        } catch {
-            return Self.problem(400, "The request could not be read.", path: path)
-        }
-    }
-
-    private func route(_ request: Request, path: String) async throws -> Response {
-        let method = request.method
-        switch (method, path) {
-        case (.get, "/__admin/behaviors"):
-            return try Self.json(200, ["behaviors": self.store.behaviors])
-        case (.post, "/__admin/behaviors"):
+    func responder() -> RouterResponder<FakeRequestContext> {
+        let router = Router(context: FakeRequestContext.self)
+        router.add(middleware: AdminProblemMiddleware())
+        let admin = router.group("__admin")
+        admin.get("behaviors") { _, _ in try Self.json(200, ["behaviors": self.store.behaviors]) }
+        admin.post("behaviors") { request, _ in
             let body = try await request.body.collect(upTo: 1 << 20)
-            let behavior = try Behavior.decode(json: Data(body.readableBytesView))
-            return try Self.json(201, try self.store.add(behavior))
-        case (.delete, "/__admin/behaviors"):
+            return try Self.json(201, try self.store.add(try Behavior.decode(json: Data(body.readableBytesView))))
+        }
+        admin.delete("behaviors") { _, _ in
             self.store.removeAll()
             return Response(status: .noContent)
-        case (.get, "/__admin/requests"):
+        }
+        admin.delete("behaviors/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard self.store.remove(id: id) else {
+                throw AdminFailure(status: 404, detail: "No behaviour has id \(id).")
+            }
+            return Response(status: .noContent)
+        }
+        admin.get("requests") { request, _ in
             let items = QueryItems.parse(request.uri.query)
             var filter: [String: String] = [:]
             for item in items where item.name != "path" { filter[item.name] = item.value }
             let entries = self.store.requests(path: items.last { $0.name == "path" }?.value, query: filter)
             return try Self.json(200, JournalPage(count: entries.count, requests: entries))
-        case (.delete, "/__admin/requests"):
+        }
+        admin.delete("requests") { _, _ in
             self.store.clearJournal()
             return Response(status: .noContent)
-        case (.post, "/__admin/reset"):
+        }
+        admin.post("reset") { _, _ in
             self.store.reset()
             return Response(status: .noContent)
-        case (.get, "/__admin/known-answer"):
+        }
+        admin.get("known-answer") { _, _ in
             let ids = self.dataset.knownAnswer
             return try Self.json(200, KnownAnswer(count: ids.count, ids: ids))
-        default:
-            if method == .delete, path.hasPrefix("/__admin/behaviors/") {
-                let id = String(path.dropFirst("/__admin/behaviors/".count))
-                return self.store.remove(id: id)
-                    ? Response(status: .noContent) : Self.problem(404, "No behaviour has id \(id).", path: path)
-            }
-            return Self.problem(404, "No admin route \(method.rawValue) \(path).", path: path)
         }
+        return router.buildResponder()
     }
 
     private struct JournalPage: Encodable {
@@ -102,6 +99,37 @@ enum QueryItems {
                 return spaced.removingPercentEncoding ?? spaced
             }
             return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
+    }
+}
+
+/// An admin request that cannot be served, with the status to answer.
+struct AdminFailure: Error {
+    let status: Int
+    let detail: String
+}
+
+/// Every admin failure as a problem document: a refused behaviour (400, saying what and where),
+/// an unknown id (404), an unknown route or method (404).
+struct AdminProblemMiddleware: RouterMiddleware {
+    typealias Context = FakeRequestContext
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let path = request.uri.path
+        do {
+            return try await next(request, context)
+        } catch let error as BehaviorError {
+            return AdminAPI.problem(400, error.message, path: path)
+        } catch let failure as AdminFailure {
+            return AdminAPI.problem(failure.status, failure.detail, path: path)
+        } catch let error as HTTPError where error.status == .notFound {
+            return AdminAPI.problem(404, "No admin route \(request.method.rawValue) \(path).", path: path)
+        } catch {
+            return AdminAPI.problem(400, "The request could not be read.", path: path)
         }
     }
 }
