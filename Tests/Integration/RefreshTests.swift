@@ -118,28 +118,19 @@ extension Integration {
         func lockSkips(backend: Backend) async throws {
             try await backend.withDatabase { database, _ in
                 try await self.withStore(database) { store in
-                    let (inside, insideContinuation) = AsyncStream<Void>.makeStream()
-                    let (release, releaseContinuation) = AsyncStream<Void>.makeStream()
+                    let walk = HeldWalk([Self.character(1)])
                     try await withThrowingTaskGroup(of: RefreshOutcome.self) { group in
                         group.addTask {
-                            try await store.refresh(
-                                isDue: { _ in true },
-                                fetch: {
-                                    insideContinuation.yield()
-                                    for await _ in release { break }
-                                    return [Self.character(1)]
-                                },
-                                now: { 1000 }
-                            )
+                            try await store.refresh(isDue: { _ in true }, fetch: walk.fetch, now: { 1000 })
                         }
-                        for await _ in inside { break }
+                        await walk.started()
                         let second = try await store.refresh(
                             isDue: { _ in true },
                             fetch: { [Self.character(2)] },
                             now: { 1001 }
                         )
                         #expect(second == .skippedLocked)
-                        releaseContinuation.yield()
+                        walk.release()
                         #expect(try await group.next() == .replaced(count: 1, generation: 1, changed: true))
                     }
                     #expect(try await self.ids(store) == [1])
@@ -155,23 +146,14 @@ extension Integration {
             try await backend.withDatabase { database, _ in
                 try await self.withStore(database) { store in
                     _ = try await store.refresh(isDue: { _ in true }, fetch: { [Self.character(1)] }, now: { 1000 })
-                    let (inside, insideContinuation) = AsyncStream<Void>.makeStream()
-                    let (release, releaseContinuation) = AsyncStream<Void>.makeStream()
+                    let walk = HeldWalk([Self.character(2), Self.character(3)])
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
                             await #expect(throws: RefreshLeaseLost.self) {
-                                _ = try await store.refresh(
-                                    isDue: { _ in true },
-                                    fetch: {
-                                        insideContinuation.yield()
-                                        for await _ in release { break }
-                                        return [Self.character(2), Self.character(3)]
-                                    },
-                                    now: { 2000 }
-                                )
+                                _ = try await store.refresh(isDue: { _ in true }, fetch: walk.fetch, now: { 2000 })
                             }
                         }
-                        for await _ in inside { break }
+                        await walk.started()
                         // What another replica does once this one's lease has expired: take it.
                         try await store.pool.withConnection { connection in
                             _ = try connection.query(
@@ -179,7 +161,7 @@ extension Integration {
                                 []
                             )
                         }
-                        releaseContinuation.yield()
+                        walk.release()
                         try await group.waitForAll()
                     }
                     #expect(try await self.ids(store) == [1])
@@ -283,4 +265,33 @@ extension Integration {
             }
         }
     }
+}
+
+/// An upstream walk the test holds open: it says when it has started and returns its rows only
+/// when the test releases it.
+struct HeldWalk: Sendable {
+    private let rows: [StoredCharacter]
+    private let inside: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
+    private let gate: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
+
+    init(_ rows: [StoredCharacter]) {
+        self.rows = rows
+        self.inside = AsyncStream<Void>.makeStream()
+        self.gate = AsyncStream<Void>.makeStream()
+    }
+
+    /// The `fetch` to hand to a refresh.
+    var fetch: @Sendable () async throws -> [StoredCharacter] {
+        { [self] in
+            self.inside.continuation.yield()
+            for await _ in self.gate.stream { break }
+            return self.rows
+        }
+    }
+
+    /// Returns once the walk has begun.
+    func started() async { for await _ in self.inside.stream { break } }
+
+    /// Lets the walk return.
+    func release() { self.gate.continuation.yield() }
 }
