@@ -132,16 +132,16 @@ final class ConnectionPool: Sendable {
     /// Closes the pool: idle connections are closed now (each frees its handle when released),
     /// connections in use when they come back, and waiters and later callers get `serverShutdown`.
     func close() {
-        let (idle, waiters) = self.state.withLock { state in
+        var idle: [Lease] = []
+        let waiters = self.state.withLock { state in
             state.closed = true
-            defer {
-                state.open -= state.idle.count
-                state.idle.removeAll()
-                state.waiters.removeAll()
-            }
-            return (state.idle, state.waiters)
+            state.open -= state.idle.count
+            swap(&idle, &state.idle)
+            defer { state.waiters.removeAll() }
+            return state.waiters
         }
-        // `idle` goes out of scope below: the last references to those connections.
+        // The last references to the idle connections, dropped outside the lock: this closes them.
+        idle.removeAll()
         for waiter in waiters {
             waiter.timer?.cancel()
             waiter.continuation.resume(throwing: Self.closedError)
