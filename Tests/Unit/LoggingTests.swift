@@ -6,6 +6,18 @@ import Testing
 
 @Suite("JSON log lines")
 struct LoggingTests {
+    @Test(
+        "timestamps are RFC 3339 UTC with milliseconds, leap days and times before 1970 included",
+        arguments: [
+            (Int64(0), "1970-01-01T00:00:00.000Z"), (1_795_393_005_123, "2026-11-23T00:16:45.123Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"), (-1, "1969-12-31T23:59:59.999Z"),
+            (4_102_444_799_999, "2099-12-31T23:59:59.999Z"), (1_709_164_800_000, "2024-02-29T00:00:00.000Z"),
+        ]
+    )
+    func timestamp(milliseconds: Int64, expected: String) {
+        #expect(StdoutLogHandler.timestamp(unixMilliseconds: milliseconds) == expected)
+    }
+
     @Test("one JSON object per event with level, message and dotted metadata keys")
     func json() throws {
         let event = LogEvent(
