@@ -235,7 +235,8 @@ final class LabStack {
     private func write(_ record: LabRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(record).write(to: URL(fileURLWithPath: LabRecord.path(in: self.directory)))
+        // Atomic: the E2E suite and check-quickstart.sh poll for this file and read it at once.
+        try encoder.encode(record).write(to: URL(fileURLWithPath: LabRecord.path(in: self.directory)), options: .atomic)
     }
 
     private func announce(_ record: LabRecord, ports: Ports) {

@@ -87,12 +87,14 @@ extension Integration {
             try await self.withIngestedApp { app in
                 _ = try await fetch("\(app.baseURL)/characters?page=2&page_size=7")
                 _ = try await fetch("\(app.baseURL)/some/random/path/12345")
+                #expect(try await fetch("\(app.baseURL)/healthz", method: .POST).status == 405)
                 let result = try await fetch("\(app.baseURL)/metrics")
                 #expect(result.status == 200)
                 #expect(result.headers.first(name: "Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
                 #expect(result.body.contains(#"http_requests_total{path="/characters",method="GET",status="200"}"#))
                 #expect(result.body.contains(#"http_requests_total{path="other",method="GET",status="404"}"#))
                 #expect(!result.body.contains("12345"))
+                #expect(result.body.contains(#"http_requests_total{path="/healthz",method="POST",status="405"} 1"#))
                 #expect(!result.body.contains("page_size=7"))
                 for name in [
                     "http_request_latency_seconds_bucket", "page_cache_misses_total", "db_ok 1", "upstream_ok 1",

@@ -57,6 +57,31 @@ struct LabScope: SuiteTrait, TestScoping {
             lab.cleanUp()
             try? FileManager.default.removeItem(atPath: state)
         }
+        // SIGTERM, so that the lab stops what it started; a SIGKILL (cleanUp) would leave its
+        // children running. Every way out of here goes through this first.
+        func stop() async -> Int32? {
+            lab.signal(SIGTERM)
+            return await lab.waitForExit(timeout: .seconds(60))
+        }
+        let endpoints: LabEndpoints
+        do {
+            endpoints = try await Self.waitForLab(lab, state: state)
+        } catch {
+            _ = await stop()
+            throw error
+        }
+        do {
+            try await LabEndpoints.$current.withValue(endpoints) { try await function() }
+        } catch {
+            _ = await stop()
+            throw error
+        }
+        let status = await stop()
+        #expect(status == 0, "lab up stops cleanly on SIGTERM:\n\(lab.log.suffix(2000))")
+    }
+
+    /// Waits for `lab.json` and reads the URLs from it; explains a lab that never got ready.
+    private static func waitForLab(_ lab: BackgroundProcess, state: String) async throws -> LabEndpoints {
         let recordPath = "\(state)/lab.json"
         let ready = await eventually(timeout: .seconds(120)) {
             FileManager.default.fileExists(atPath: recordPath) || kill(lab.pid, 0) != 0
@@ -76,22 +101,12 @@ struct LabScope: SuiteTrait, TestScoping {
         }
         let proxies = try await fetch("\(chaos)/proxies").json
         let upstreamProxy = (proxies["upstream"] as? [String: Any])?["listen"] as? String
-        let endpoints = LabEndpoints(
+        return LabEndpoints(
             app: app,
             chaos: chaos,
             fakeUpstream: fake,
             databaseURL: record["databaseURL"] as? String,
             upstreamURL: upstreamProxy.map { "http://\($0)/api" }
         )
-        do {
-            try await LabEndpoints.$current.withValue(endpoints) { try await function() }
-        } catch {
-            lab.signal(SIGTERM)
-            _ = await lab.waitForExit(timeout: .seconds(60))
-            throw error
-        }
-        lab.signal(SIGTERM)
-        let status = await lab.waitForExit(timeout: .seconds(60))
-        #expect(status == 0, "lab up stops cleanly on SIGTERM:\n\(lab.log.suffix(2000))")
     }
 }
