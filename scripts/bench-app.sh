@@ -25,7 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 
 for tool in wrk nginx curl taskset python3; do
     command -v "$tool" >/dev/null || { echo "bench-app.sh: $tool is missing (sudo apt-get install -y wrk nginx-light curl util-linux)" >&2; exit 1; }
@@ -35,22 +36,6 @@ pg_bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 as_postgres() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_for() { # url, timeout seconds
-    local deadline=$((SECONDS + $2))
-    until curl -fs -o /dev/null "$1"; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "bench-app.sh: $1 did not answer" >&2; exit 1; }
-        sleep 0.05
-    done
-}
-
-cpu_ticks() { # pid -> utime+stime in clock ticks
-    awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -114,11 +99,7 @@ start_app() {
     app_pid=$!
     pids+=("$app_pid")
     wait_for "http://127.0.0.1:$app_port/readyz" 30
-    local deadline=$((SECONDS + 60))
-    until curl -fs "http://127.0.0.1:$app_port/healthcheck" | grep -q '"last_refresh_age":[0-9]'; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "bench-app.sh: $1 never ingested" >&2; exit 1; }
-        sleep 0.1
-    done
+    wait_for_data "$1" "$app_port"
 }
 
 stop_app() {

@@ -30,15 +30,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-say() { printf '==> %s\n' "$*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_for() { # url, timeout seconds
-    local deadline=$((SECONDS + $2))
-    until curl -fs -o /dev/null "$1"; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "bench-compare.sh: $1 did not answer" >&2; exit 1; }
-        sleep 0.05
-    done
-}
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 
 say "fake-upstream (debug build is enough: it only feeds the first ingest)"
 swift build --product fake-upstream >&2
@@ -56,16 +49,12 @@ run() {
     pid=$!
     pids+=("$pid")
     wait_for "http://127.0.0.1:$port/readyz" 30
-    local deadline=$((SECONDS + 60))
-    until curl -fs "http://127.0.0.1:$port/characters" | grep -q '"total_count":[1-9]'; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "bench-compare.sh: $name has no data" >&2; exit 1; }
-        sleep 0.1
-    done
+    wait_for_data "$name" "$port"
     curl -fs -o /dev/null "http://127.0.0.1:$port$URL_PATH" # warm the page cache
     local before after
-    before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    before=$(cpu_ticks "$pid")
     out=$(taskset -c 1 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$port$URL_PATH")
-    after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    after=$(cpu_ticks "$pid")
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     local rps p99 requests cpu_us
