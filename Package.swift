@@ -103,7 +103,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Chaos",
-            dependencies: ["ChaosKit", "Native"] + commandDependencies,
+            dependencies: ["ChaosKit", "Native", "JSONWriting"] + commandDependencies,
             swiftSettings: swiftSettings
         ),
         .executableTarget(

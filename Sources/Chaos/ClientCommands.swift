@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSONWriting
 import Native
 
 /// Where the CLI finds the control API: `--host`, else `TOXIPROXY_URL`, else localhost:8474.
@@ -163,8 +164,8 @@ struct ToxicCommand: ParsableCommand {
     /// A JSON value as the user typed it: whole numbers without a decimal point, tables as k:v.
     static func text(_ value: Any) -> String {
         switch value {
-        case let number as NSNumber where number.doubleValue == number.doubleValue.rounded():
-            return String(number.int64Value)
+        case let number as NSNumber:
+            return number.doubleValue.plainText
         case let table as [String: Any]:
             return "{" + table.keys.sorted().map { "\($0):\(table[$0] ?? "")" }.joined(separator: ",") + "}"
         default:

@@ -41,8 +41,7 @@ public enum AttributeValue: Codable, Sendable, Equatable {
     var text: String? {
         switch self {
         case .string(let string): return string
-        case .number(let number) where number == number.rounded() && abs(number) < 1e15: return String(Int(number))
-        case .number(let number): return String(number)
+        case .number(let number): return number.plainText
         case .table: return nil
         }
     }

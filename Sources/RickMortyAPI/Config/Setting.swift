@@ -1,3 +1,5 @@
+import JSONWriting
+
 /// One environment variable, declared once: its name, what it means, how it is read into
 /// ``AppConfig``, and its default, which is the property's own initial value in ``AppConfig`` (so
 /// `--help` and docs/api.md show the value the code uses; a test keeps the docs table equal).
@@ -33,7 +35,7 @@ struct Setting: Sendable {
         minimum: Double = 0,
         _ meaning: String
     ) -> Setting {
-        Setting(name: name, defaultText: Self.text(AppConfig()[keyPath: key].seconds), meaning: meaning) {
+        Setting(name: name, defaultText: AppConfig()[keyPath: key].seconds.plainText, meaning: meaning) {
             environment,
             config throws(ConfigError) in
             config[keyPath: key] = try environment.seconds(
@@ -52,7 +54,7 @@ struct Setting: Sendable {
     )
         -> Setting
     {
-        Setting(name: name, defaultText: Self.text(AppConfig()[keyPath: key]), meaning: meaning) {
+        Setting(name: name, defaultText: AppConfig()[keyPath: key].plainText, meaning: meaning) {
             environment,
             config throws(ConfigError) in
             config[keyPath: key] = try environment.number(name, default: config[keyPath: key])
@@ -72,10 +74,5 @@ struct Setting: Sendable {
             config throws(ConfigError) in
             config[keyPath: key] = try environment.bool(name, default: config[keyPath: key])
         }
-    }
-
-    /// `5`, `0.5`: whole numbers without a decimal point.
-    static func text(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 }

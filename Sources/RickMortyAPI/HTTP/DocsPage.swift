@@ -1,4 +1,5 @@
 import Foundation
+import JSONWriting
 
 /// The `/docs` page: ``OpenAPIDocument`` rendered to HTML once, on the server, so it reads the
 /// same with JavaScript off and needs nothing from the network. Every route with its parameters
@@ -154,11 +155,7 @@ enum DocsPage {
     }
 
     static func text(_ value: Any) -> String {
-        if let number = value as? NSNumber {
-            let double = number.doubleValue
-            return double == double.rounded() ? String(Int64(double)) : String(double)
-        }
-        return "\(value)"
+        (value as? NSNumber)?.doubleValue.plainText ?? "\(value)"
     }
 
     private static func reason(_ status: String) -> String {

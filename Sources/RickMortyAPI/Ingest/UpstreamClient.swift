@@ -1,3 +1,4 @@
+import JSONWriting
 import NIOPosix
 import Native
 
@@ -41,13 +42,9 @@ struct CurlUpstreamClient: UpstreamClient {
             // libcurl's "Timeout was reached" does not say how long; the operator wants to know.
             let message =
                 error.kind == .timeout
-                ? "timeout after \(Self.format(seconds)) s" : Self.lowercasingFirst(error.message)
+                ? "timeout after \(seconds.plainText) s" : Self.lowercasingFirst(error.message)
             throw IngestError.transport(kind: error.kind.rawValue, message: message)
         }
-    }
-
-    static func format(_ seconds: Double) -> String {
-        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
     }
 
     static func lowercasingFirst(_ text: String) -> String {
