@@ -193,13 +193,12 @@ final class SQLCharacterStore: CharacterStore {
             try Task.checkCancellation()
             let dialect = self.dialect
             return try await self.pool.withConnection { connection in
-                var outcome = RefreshOutcome.skippedLocked
                 try Self.transaction(connection, begin: dialect.beginWrite) {
                     guard try Self.holds(lease, connection, dialect: dialect) else { throw RefreshLeaseLost() }
-                    outcome = try Self.store(characters, connection, dialect: dialect, at: now())
+                    let outcome = try Self.store(characters, connection, dialect: dialect, at: now())
                     _ = try connection.query(Self.releaseSQL(dialect), [.int(lease.token)])
+                    return outcome
                 }
-                return outcome
             }
         } catch {
             // Best effort: if this fails too, the lease simply expires.
@@ -299,15 +298,16 @@ final class SQLCharacterStore: CharacterStore {
     }
 
     /// Runs `body` inside a transaction opened by `begin`, rolling back on any error.
-    private static func transaction(
+    private static func transaction<T>(
         _ connection: any DatabaseConnection,
         begin: [String],
-        _ body: () throws -> Void
-    ) throws {
+        _ body: () throws -> T
+    ) throws -> T {
         for statement in begin { _ = try connection.query(statement, []) }
         do {
-            try body()
+            let result = try body()
             try connection.execute("COMMIT")
+            return result
         } catch {
             if !connection.isBroken { try? connection.execute("ROLLBACK") }
             throw error

@@ -96,7 +96,7 @@ struct AppConfig: Sendable {
             defaultText: AppConfig().logLevel.rawValue,
             meaning: "trace, debug, info, notice, warning, error, critical",
             read: { environment, config throws(ConfigError) in
-                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                let levels = Logger.Level.allCases.map(\.rawValue)
                 let level = try environment.choice("LOG_LEVEL", default: config.logLevel.rawValue, among: levels)
                 config.logLevel = Logger.Level(rawValue: level) ?? config.logLevel
             }

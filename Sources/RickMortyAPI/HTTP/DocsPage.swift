@@ -1,5 +1,6 @@
 import Foundation
 import JSONWriting
+import NIOHTTP1
 
 /// The `/docs` page: ``OpenAPIDocument`` rendered to HTML once, on the server, so it reads the
 /// same with JavaScript off and needs nothing from the network. Every route with its parameters
@@ -71,7 +72,8 @@ enum DocsPage {
         let responses = operation["responses"] as? [String: Any] ?? [:]
         for status in responses.keys.sorted() {
             let response = resolver.resolve(responses[status] as? [String: Any] ?? [:])
-            html += "<dt><code>\(escape(status))</code> \(escape(Self.reason(status)))</dt><dd>"
+            let reason = Int(status).map { HTTPResponseStatus(statusCode: $0).reasonPhrase } ?? ""
+            html += "<dt><code>\(escape(status))</code> \(escape(reason))</dt><dd>"
             html += "<p>\(escape(response["description"] as? String ?? ""))</p>"
             html += Self.headers(response["headers"] as? [String: Any] ?? [:], resolver)
             html += Self.content(response["content"] as? [String: Any] ?? [:], resolver)
@@ -156,14 +158,6 @@ enum DocsPage {
 
     static func text(_ value: Any) -> String {
         (value as? NSNumber)?.doubleValue.plainText ?? "\(value)"
-    }
-
-    private static func reason(_ status: String) -> String {
-        let reasons = [
-            "200": "OK", "304": "Not Modified", "307": "Temporary Redirect", "422": "Unprocessable Content",
-            "429": "Too Many Requests", "500": "Internal Server Error", "503": "Service Unavailable",
-        ]
-        return reasons[status] ?? ""
     }
 
     private static func anchor(_ path: String) -> String {

@@ -8,7 +8,8 @@ struct HealthReport: Sendable {
     let refresh: HealthMonitor.RefreshRecord
     let backend: String
     let upstreamOK: Bool
-    /// Why the last upstream request failed; nil while it succeeds.
+    /// Why the upstream is not ok (the last request's failure, or that none has finished); nil
+    /// while it is.
     let upstreamError: String?
     let circuit: String
     let refreshTTL: Double
@@ -47,7 +48,7 @@ struct HealthReport: Sendable {
         json.beginObject()
         json.field("ok", self.upstreamOK)
         json.field("circuit", self.circuit)
-        json.field("error", self.upstreamOK ? nil : self.upstreamError)
+        json.field("error", self.upstreamError)
         json.endObject()
         json.key("refresh")
         json.beginObject()

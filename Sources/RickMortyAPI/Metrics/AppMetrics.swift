@@ -155,7 +155,6 @@ final class AppMetrics: Sendable {
         }
     }
 
-    func cacheError(cache: String, op: String) { self.cacheErrorCounter(cache: cache, op: op).increment() }
     func upstreamRequest(outcome: String, status: String) {
         self.upstreamRequestCounter(outcome: outcome, status: status).increment()
     }

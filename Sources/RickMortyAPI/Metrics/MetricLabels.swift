@@ -8,7 +8,7 @@ enum IngestResult: String, CaseIterable, Sendable {
     case cancelled
     /// Another replica (or this one) refreshed within the interval.
     case skippedFresh = "skipped_fresh"
-    /// Another replica holds the refresh lock.
+    /// Another replica holds the refresh lease.
     case skippedLocked = "skipped_locked"
 }
 
