@@ -1,3 +1,5 @@
+import Native
+
 /// Why a request to the upstream, or a whole ingest run, failed.
 enum IngestError: Error, Equatable, CustomStringConvertible {
     /// No HTTP response: refused, reset, timed out (`kind` is the transport's classification).
@@ -21,6 +23,10 @@ enum IngestError: Error, Equatable, CustomStringConvertible {
         case .invalidJSON, .invalidRecord, .circuitOpen, .tooManyPages: return false
         }
     }
+
+    /// Every ``reason`` an error for which ``isRetryable`` is true can have: each transport kind,
+    /// `429` and `5xx`. Kept beside ``reason`` so the two cannot drift apart.
+    static var retryableReasons: [String] { HTTPTransportError.Kind.allCases.map(\.rawValue) + ["429", "5xx"] }
 
     /// A short label for metrics and logs.
     var reason: String {

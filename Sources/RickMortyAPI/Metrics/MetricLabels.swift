@@ -15,8 +15,8 @@ enum IngestResult: String, CaseIterable, Sendable {
 /// Every label value the App's labelled counters can take where the set is closed, so that each
 /// series exists at 0 from the first scrape (an alert on `rate()` or `absent()` sees it).
 enum MetricLabels {
-    /// `upstream_retries_total{reason}`: the reasons of ``IngestError/reason`` that are retried.
-    static var retryReasons: [String] { HTTPTransportError.Kind.allCases.map(\.rawValue) + ["429", "5xx"] }
+    /// `upstream_retries_total{reason}`.
+    static var retryReasons: [String] { IngestError.retryableReasons }
 
     /// `upstream_requests_total{outcome,status}` pairs without an HTTP status to vary: a success,
     /// the open circuit and each transport failure (`http_error` series appear with their status).
