@@ -57,6 +57,14 @@ dashboard = json.loads((ops / "grafana" / "dashboard.json").read_text())
 exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
 if not exprs:
     problems.append("dashboard.json has no queries")
+# One dashboard for every environment in one Prometheus: each query picks its series through the
+# job and namespace variables, never a job name written in.
+# (Recorded series, `level:metric:operation`, are summed by namespace and carry no job.)
+for expr in exprs:
+    for metric, selector in re.findall(r"([a-zA-Z_:][\w:]*)\{([^}]*)\}", expr):
+        wanted = ['namespace=~"$namespace"'] + ([] if ":" in metric else ['job="$job"'])
+        if not all(label in selector for label in wanted):
+            problems.append(f"dashboard query selects {metric}{{{selector}}}, not {', '.join(wanted)}: {expr}")
 generated = {"groups": [{"name": "dashboard", "rules": [
     {"record": f"dashboard:query_{i}", "expr": re.sub(r"\$__(rate_)?interval|\$__range", "5m", expr)}
     for i, expr in enumerate(exprs)]}]}

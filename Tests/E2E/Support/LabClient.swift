@@ -33,7 +33,8 @@ extension LabEndpoints {
 
     @discardableResult
     func chaos(_ method: HTTPMethod, _ path: String, _ body: String? = nil) async throws -> HTTPResult {
-        let result = try await fetch("\(self.chaos)\(path)", method: method, body: body)
+        let headers = self.chaosToken.map { [("Authorization", "Bearer \($0)")] } ?? []
+        let result = try await fetch("\(self.chaos)\(path)", method: method, headers: headers, body: body)
         guard result.status < 300 else {
             throw HarnessError("chaos \(method) \(path): \(result.status) \(result.body)")
         }

@@ -12,6 +12,9 @@ struct LabEndpoints: Sendable {
     var app: String
     var chaos: String
     var fakeUpstream: String
+    /// Chaos's control API token (`CHAOS_TOKEN`), sent as a Bearer token on every chaos request;
+    /// needed when Chaos runs with one, as the chart's lab mode does.
+    var chaosToken: String?
     /// Known only when this suite started the lab: what a second App needs to join it.
     var databaseURL: String?
     var upstreamURL: String?
@@ -41,7 +44,12 @@ struct LabScope: SuiteTrait, TestScoping {
         if let app = environment["APP_URL"], let chaos = environment["CHAOS_URL"],
             let fake = environment["FAKE_UPSTREAM_URL"]
         {
-            let endpoints = LabEndpoints(app: app, chaos: chaos, fakeUpstream: fake)
+            let endpoints = LabEndpoints(
+                app: app,
+                chaos: chaos,
+                fakeUpstream: fake,
+                chaosToken: environment["CHAOS_TOKEN"]
+            )
             try await LabEndpoints.$current.withValue(endpoints) { try await function() }
             return
         }
