@@ -128,7 +128,7 @@ start_load() {
         --command -- sh -c "
             failed=0
             for i in \$(seq 1 $count); do
-                code=\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 $curl_options http://$fullname:8000/characters?page=1) || true
+                code=\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 $curl_options 'http://$fullname:8000/characters?page=1') || true
                 [ \"\$code\" = 200 ] || { failed=\$((failed + 1)); echo \"request \$i: \$code\"; }
                 sleep 0.05
             done

@@ -26,8 +26,12 @@ suite's baseline scenario against the Services (APP_URL, CHAOS_URL, FAKE_UPSTREA
 chart's CHAOS_TOKEN), and then terminates one App Pod as the kubelet does: the preStop sleep,
 SIGTERM, and the App must exit 0 within what is left of terminationGracePeriodSeconds.
 
-Usage: scripts/check-chart-run.py [BINARY_FOLDER]   (default: `swift build --show-bin-path`)
+Usage: scripts/check-chart-run.py [--e2e FILTER] [BINARY_FOLDER]
+  BINARY_FOLDER   where the programs are (default: `swift build --show-bin-path`)
+  --e2e FILTER    which E2E tests to run (`swift test --filter`; default: the baseline scenario,
+                  `E2ETests` for the whole suite)
 """
+import argparse
 import base64
 import os
 import pathlib
@@ -62,8 +66,12 @@ def say(text):
 
 # --- the release, as objects ------------------------------------------------------------------------
 objects = render(values_file("lab-values.yaml"))
-if len(sys.argv) > 1:
-    binaries = pathlib.Path(sys.argv[1]).resolve()
+arguments = argparse.ArgumentParser(description="Run the chart's lab containers as local processes.")
+arguments.add_argument("binaries", nargs="?", help="folder of the built programs")
+arguments.add_argument("--e2e", default="E2ETests.*baseline", help="swift test --filter for the E2E run")
+options = arguments.parse_args()
+if options.binaries:
+    binaries = pathlib.Path(options.binaries).resolve()
 else:
     binaries = pathlib.Path(subprocess.run(["swift", "build", "--show-bin-path"], cwd=root, capture_output=True, text=True, check=True).stdout.strip())
 postgres_bin = sorted(pathlib.Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))[-1].parent
@@ -382,13 +390,13 @@ def main():
             "FAKE_UPSTREAM_URL": service_url("fake-upstream", "http"),
             "CHAOS_TOKEN": secrets[chaos_token_secret]["CHAOS_TOKEN"],
         }
-        say(f"E2E baseline against APP_URL={e2e_env['APP_URL']} CHAOS_URL={e2e_env['CHAOS_URL']} FAKE_UPSTREAM_URL={e2e_env['FAKE_UPSTREAM_URL']}")
-        e2e = subprocess.run(["swift", "test", "--skip-build", "--filter", "E2ETests.*baseline"], cwd=root, env=e2e_env,
+        say(f"E2E ({options.e2e}) against APP_URL={e2e_env['APP_URL']} CHAOS_URL={e2e_env['CHAOS_URL']} FAKE_UPSTREAM_URL={e2e_env['FAKE_UPSTREAM_URL']}")
+        e2e = subprocess.run(["swift", "test", "--skip-build", "--filter", options.e2e], cwd=root, env=e2e_env,
                              capture_output=True, text=True, timeout=600)
-        summary = [line for line in (e2e.stdout + e2e.stderr).splitlines() if "baseline" in line or "✘" in line or "passed after" in line or "failed after" in line]
+        summary = [line for line in (e2e.stdout + e2e.stderr).splitlines() if line.startswith(("✔", "✘", "􀢄"))]
         print("\n".join(summary), flush=True)
         if e2e.returncode != 0 or not any("passed" in line for line in summary):
-            fail(f"E2E baseline failed:\n{e2e.stdout[-4000:]}{e2e.stderr[-2000:]}")
+            fail(f"E2E ({options.e2e}) failed:\n{e2e.stdout[-4000:]}{e2e.stderr[-2000:]}")
             return
 
         # Termination as the kubelet does it, on the App Pod the Services do not point at.
@@ -435,4 +443,4 @@ main()
 if failures:
     print(f"chart-run: {len(failures)} problem(s); state kept in {state}", file=sys.stderr)
     sys.exit(1)
-print("chart-run: the lab values' containers ran, were probed ready and live, passed helm test and the E2E baseline, and drained in their grace period")
+print(f"chart-run: the lab values' containers ran, were probed ready and live, passed helm test and E2E ({options.e2e}), and drained in their grace period")
