@@ -62,6 +62,10 @@ for label, name in variants.items():
     print(f"chart ({label}): {len(objects)} objects ({', '.join(kinds)}) lint clean, valid for Kubernetes {kube_version}")
 
 defaults, lab, production = rendered["defaults"], rendered["lab"], rendered["production"]
+# The App's variables and their defaults, from docs/api.md's Configuration table (a Swift test
+# keeps that table equal to AppConfig.settings).
+table = (root / "docs" / "api.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+app_defaults = dict(re.findall(r"^\| `([A-Z_]+)` \| ([^|]*?) \|", table, re.MULTILINE))
 
 # --- the CRD objects, field by field --------------------------------------------------------------
 duration = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
@@ -120,7 +124,7 @@ for label, objects in rendered.items():
     if container["livenessProbe"]["httpGet"]["path"] != "/healthz":
         problem(f"{where}: the liveness probe must ask /healthz")
     env = {e["name"]: e.get("value") for e in container["env"]}
-    grace = float(env.get("SHUTDOWN_GRACE") or 10) + float(env.get("SHUTDOWN_DRAIN_DELAY") or 1)
+    grace = sum(float(env.get(name) or app_defaults[name]) for name in ("SHUTDOWN_GRACE", "SHUTDOWN_DRAIN_DELAY"))
     sleep = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     if pod["terminationGracePeriodSeconds"] <= sleep + grace:
         problem(f"{where}: terminationGracePeriodSeconds {pod['terminationGracePeriodSeconds']} <= preStop {sleep} + drain {grace}")
@@ -161,8 +165,7 @@ if find(render({"replicaCount": 1}), "PodDisruptionBudget"):
     problem("PodDisruptionBudget: rendered for a single replica (it would block every node drain)")
 
 # Every App setting is settable from values.config, and the names are the App's own.
-table = (root / "docs" / "api.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
-documented = re.findall(r"^\| `([A-Z_]+)` \|", table, re.MULTILINE)
+documented = list(app_defaults)
 settable = set(chart.values["config"]) | {"DATABASE_URL", "HOST", "PORT"}
 schema_keys = set(chart.schema["properties"]["config"]["properties"])
 if set(documented) != settable or schema_keys != set(chart.values["config"]):

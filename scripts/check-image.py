@@ -98,9 +98,8 @@ for library, users in sorted(linked.items()):
     if package not in base_image and package not in closure:
         problems.append(f"{library} (linked by {', '.join(users)}) is in {package}, which the runtime stage does not install")
 
-direct = set(needed)
 for package in sorted(installed):
-    if package not in direct and package not in runtime_only:
+    if package not in needed and package not in runtime_only:
         problems.append(f"Dockerfile installs {package}, which no binary links and nothing explains")
 
 if problems:

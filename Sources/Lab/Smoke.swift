@@ -27,35 +27,31 @@ struct Smoke: ParsableCommand {
         let base = self.appURL.hasSuffix("/") ? String(self.appURL.dropLast()) : self.appURL
         let deadline = Date().addingTimeInterval(self.timeout)
         let http = CurlHTTPClient()
-        var failed = false
-        func report(_ check: String, _ outcome: Result<String, SmokeFailure>) {
-            switch outcome {
-            case .success(let detail): print("ok   \(check): \(detail)")
-            case .failure(let failure):
-                print("FAIL \(check): \(failure.reason)")
-                failed = true
-            }
-        }
-
-        report("GET /readyz", poll(until: deadline) { try Self.ready(http.get("\(base)/readyz", timeout: 5)) })
-        report(
-            "GET /characters",
-            poll(until: deadline) {
+        let passed = [
+            check("GET /readyz", until: deadline) { try Self.ready(http.get("\(base)/readyz", timeout: 5)) },
+            check("GET /characters", until: deadline) {
                 try Self.characters(http.get("\(base)/characters?page=1&page_size=5", timeout: 5))
-            }
-        )
-        report("GET /metrics", Result { try Self.metrics(http.get("\(base)/metrics", timeout: 5)) }.asSmoke)
-        if failed { throw ExitCode(1) }
+            },
+            check("GET /metrics", until: nil) { try Self.metrics(http.get("\(base)/metrics", timeout: 5)) },
+        ]
+        if passed.contains(false) { throw ExitCode(1) }
     }
 
-    /// Tries `check` every half second until it succeeds or `deadline` passes; the last failure
-    /// is the one reported.
-    private func poll(until deadline: Date, _ check: () throws -> String) -> Result<String, SmokeFailure> {
+    /// Runs `body` every half second until it returns or `deadline` passes (once when nil), then
+    /// prints one line: `ok` with what it returned, or `FAIL` with its last error.
+    private func check(_ name: String, until deadline: Date?, _ body: () throws -> String) -> Bool {
         while true {
-            let outcome = Result { try check() }.asSmoke
-            if case .success = outcome { return outcome }
-            if Date() >= deadline { return outcome }
-            usleep(500_000)
+            do {
+                print("ok   \(name): \(try body())")
+                return true
+            } catch {
+                if let deadline, Date() < deadline {
+                    usleep(500_000)
+                    continue
+                }
+                print("FAIL \(name): \((error as? SmokeFailure)?.reason ?? "\(error)")")
+                return false
+            }
         }
     }
 
@@ -100,12 +96,6 @@ private struct CharacterPage: Decodable {
 struct SmokeFailure: Error {
     let reason: String
     init(_ reason: String) { self.reason = reason }
-}
-
-extension Result where Success == String, Failure == any Error {
-    fileprivate var asSmoke: Result<String, SmokeFailure> {
-        self.mapError { error in (error as? SmokeFailure) ?? SmokeFailure("\(error)") }
-    }
 }
 
 /// Just enough of the Prometheus text exposition format (0.0.4) to tell whether a scrape would
