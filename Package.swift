@@ -48,6 +48,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // C libraries: module maps only. Nothing but Native imports them.
@@ -107,16 +109,29 @@ let package = Package(
             dependencies: ["ChaosKit", "Native", "JSONWriting"] + commandDependencies,
             swiftSettings: swiftSettings
         ),
+        // The scenario runner behind `lab scenario`: files, load, timeline, expectations, reports.
+        .target(
+            name: "ScenarioKit",
+            dependencies: [
+                "Native", "SystemSupport", "Seeded",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "Lab",
             dependencies: [
-                "Native", "SystemSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Native", "SystemSupport", "ScenarioKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["RickMortyAPI", "Native", "FakeUpstreamKit", "ChaosKit", "JSONWriting", "Seeded"],
+            dependencies: [
+                "RickMortyAPI", "Native", "FakeUpstreamKit", "ChaosKit", "JSONWriting", "Seeded", "ScenarioKit",
+            ],
             path: "Tests/Unit",
             swiftSettings: swiftSettings
         ),

@@ -21,15 +21,16 @@ readinessProbe and livenessProbe, each at its own period, timeout and thresholds
 liveness probe that runs out of failures, or a process that exits, fails the run.
 
 Once every Pod is ready it runs the chart's `helm test` Pod command (`lab smoke` through the
-App's Service), checks that the characters were stored in the chart's PostgreSQL, runs the E2E
-suite's baseline scenario against the Services (APP_URL, CHAOS_URL, FAKE_UPSTREAM_URL and the
-chart's CHAOS_TOKEN), and then terminates one App Pod as the kubelet does: the preStop sleep,
-SIGTERM, and the App must exit 0 within what is left of terminationGracePeriodSeconds.
+App's Service), checks that the characters were stored in the chart's PostgreSQL, runs the
+baseline scenario (`lab scenario run baseline`) against the Services with the chart's
+CHAOS_TOKEN, optionally E2E tests (APP_URL, CHAOS_URL, FAKE_UPSTREAM_URL, CHAOS_TOKEN), and then
+terminates one App Pod as the kubelet does: the preStop sleep, SIGTERM, and the App must exit 0
+within what is left of terminationGracePeriodSeconds.
 
 Usage: scripts/check-chart-run.py [--e2e FILTER] [BINARY_FOLDER]
   BINARY_FOLDER   where the programs are (default: `swift build --show-bin-path`)
-  --e2e FILTER    which E2E tests to run (`swift test --filter`; default: the baseline scenario,
-                  `E2ETests` for the whole suite)
+  --e2e FILTER    E2E tests to run as well (`swift test --filter`, e.g. `E2ETests` for the whole
+                  suite); none by default
 """
 import argparse
 import base64
@@ -68,7 +69,7 @@ def say(text):
 objects = render(values_file("lab-values.yaml"))
 arguments = argparse.ArgumentParser(description="Run the chart's lab containers as local processes.")
 arguments.add_argument("binaries", nargs="?", help="folder of the built programs")
-arguments.add_argument("--e2e", default="E2ETests.*baseline", help="swift test --filter for the E2E run")
+arguments.add_argument("--e2e", default=None, help="swift test --filter for an E2E run as well")
 options = arguments.parse_args()
 if options.binaries:
     binaries = pathlib.Path(options.binaries).resolve()
@@ -390,14 +391,27 @@ def main():
             "FAKE_UPSTREAM_URL": service_url("fake-upstream", "http"),
             "CHAOS_TOKEN": secrets[chaos_token_secret]["CHAOS_TOKEN"],
         }
-        say(f"E2E ({options.e2e}) against APP_URL={e2e_env['APP_URL']} CHAOS_URL={e2e_env['CHAOS_URL']} FAKE_UPSTREAM_URL={e2e_env['FAKE_UPSTREAM_URL']}")
-        e2e = subprocess.run(["swift", "test", "--skip-build", "--filter", options.e2e], cwd=root, env=e2e_env,
-                             capture_output=True, text=True, timeout=600)
-        summary = [line for line in (e2e.stdout + e2e.stderr).splitlines() if line.startswith(("✔", "✘", "􀢄"))]
-        print("\n".join(summary), flush=True)
-        if e2e.returncode != 0 or not any("passed" in line for line in summary):
-            fail(f"E2E ({options.e2e}) failed:\n{e2e.stdout[-4000:]}{e2e.stderr[-2000:]}")
+        reports = tempfile.mkdtemp(prefix="rm-chart-scenario-")
+        scenario = [str(binaries / "lab"), "scenario", "run", "baseline", "--app-url", e2e_env["APP_URL"],
+                    "--chaos-url", e2e_env["CHAOS_URL"], "--fake-upstream-url", e2e_env["FAKE_UPSTREAM_URL"],
+                    "--chaos-token", e2e_env["CHAOS_TOKEN"], "--report-dir", reports]
+        say(f"scenario baseline against APP_URL={e2e_env['APP_URL']} CHAOS_URL={e2e_env['CHAOS_URL']} FAKE_UPSTREAM_URL={e2e_env['FAKE_UPSTREAM_URL']}")
+        run = subprocess.run(scenario, cwd=root, capture_output=True, text=True, timeout=600)
+        summary = pathlib.Path(reports, "summary.md")
+        print(summary.read_text() if summary.exists() else run.stdout[-3000:], flush=True)
+        shutil.rmtree(reports, ignore_errors=True)
+        if run.returncode != 0:
+            fail(f"the baseline scenario failed (exit {run.returncode}):\n{run.stdout[-3000:]}{run.stderr[-2000:]}")
             return
+        if options.e2e:
+            say(f"E2E ({options.e2e}) against the same Services")
+            e2e = subprocess.run(["swift", "test", "--skip-build", "--filter", options.e2e], cwd=root, env=e2e_env,
+                                 capture_output=True, text=True, timeout=1800)
+            summary_lines = [line for line in (e2e.stdout + e2e.stderr).splitlines() if line.startswith(("✔", "✘", "􀢄"))]
+            print("\n".join(summary_lines), flush=True)
+            if e2e.returncode != 0 or not any("passed" in line for line in summary_lines):
+                fail(f"E2E ({options.e2e}) failed:\n{e2e.stdout[-4000:]}{e2e.stderr[-2000:]}")
+                return
 
         # Termination as the kubelet does it, on the App Pod the Services do not point at.
         app_pods = [c for c in containers if c.spec["name"] == "rickmorty-api"]

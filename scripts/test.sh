@@ -71,7 +71,7 @@ fi
 tail -n 1 "$log"
 python3 scripts/check-image.py .build-image/release
 
-echo "==> the chart's lab containers as local processes: probes, helm test, E2E baseline, termination"
+echo "==> the chart's lab containers as local processes: probes, helm test, the baseline scenario, termination"
 python3 scripts/check-chart-run.py "$(swift build --show-bin-path)"
 
 echo "==> the Quick start's first command, as the README has it (scripts/lab up, ready, scripts/lab down)"

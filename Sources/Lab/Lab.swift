@@ -13,7 +13,7 @@ struct LabCommand: ParsableCommand {
         commandName: "lab",
         abstract:
             "Run the reliability lab: PostgreSQL, fake-upstream, chaos and rickmorty-api, wired together on loopback.",
-        subcommands: [Up.self, Down.self, Smoke.self]
+        subcommands: [Up.self, Down.self, Smoke.self, ScenarioCommand.self]
     )
 }
 

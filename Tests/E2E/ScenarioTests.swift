@@ -11,60 +11,11 @@ import Glibc
 #endif
 
 /// The reliability scenarios, black-box over HTTP against one lab. Each scenario leaves the lab
-/// as it found it (no toxics, no behaviours, healthy, known answer stored).
+/// as it found it (no toxics, no behaviours, healthy, known answer stored). The baseline, the
+/// database cut and the database latency are scenario files now (`ops/scenarios`), run through
+/// `lab scenario run` by `CatalogueTests.swift`; the ones here still need more than a file can say.
 @Suite("E2E scenarios", .serialized, LabScope())
 struct ScenarioTests {
-    /// Light steady traffic while a scenario runs: cached and uncached pages and `/healthz`.
-    /// Returns every `/characters` status seen.
-    /// Ten rounds a second of a cached page, a second `/characters` page and `/healthz`; the
-    /// statuses of the `/characters` requests. With `uncached`, the second page is one nobody asked
-    /// for before (a random page past the end, which still needs the database): cached pages of
-    /// the current generation outlive refreshes that change nothing, so an earlier scenario's
-    /// pages may all still be in the cache.
-    private func traffic(
-        _ lab: LabEndpoints,
-        for duration: Duration,
-        uncached: Bool = false
-    ) async -> [Int] {
-        var statuses: [Int] = []
-        let deadline = ContinuousClock.now + duration
-        var size = 1
-        while ContinuousClock.now < deadline {
-            let started = ContinuousClock.now
-            let page = uncached ? Int.random(in: 100_000...999_999) : 1
-            for url in [
-                "\(lab.app)/characters?page=1&page_size=10",
-                "\(lab.app)/characters?page=\(page)&page_size=\(size % 90 + 11)", "\(lab.app)/healthz",
-            ] {
-                if let result = try? await fetch(url), url.contains("/characters") { statuses.append(result.status) }
-            }
-            size += 1
-            // Pacing: about ten rounds a second.
-            try? await Task.sleep(until: started + .milliseconds(100))
-        }
-        return statuses
-    }
-
-    @Test("1. baseline: the known answer is served, health is ok, and no alert would fire")
-    func baseline() async throws {
-        let lab = try LabEndpoints.lab
-        try await lab.restore()
-        let recording = try await MetricsRecording(app: lab.app)
-        let statuses = await self.traffic(lab, for: .seconds(15))
-        let seconds = try await recording.stop()
-        #expect(seconds >= 14, "one sample a second")
-        if FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus") {
-            #expect(recording.source == "prometheus", "recorded through the installed Prometheus")
-        }
-        #expect(try await lab.storedIDs() == lab.knownAnswer())
-        let health = try await lab.healthcheck()
-        #expect(health.status == 200 && health.body["status"] as? String == "ok")
-        #expect(health.body["db_ok"] as? Bool == true && health.body["upstream_ok"] as? Bool == true)
-        #expect(!statuses.isEmpty && statuses.allSatisfy { $0 == 200 })
-        let complaint = try recording.replay(expectFiring: [])
-        #expect(complaint == nil, "recorded by \(recording.source): \(complaint ?? "")")
-    }
-
     @Test("2. upstream 5xx and 429 storms: Retry-After honoured, old data kept, health degraded then ok")
     func upstreamStorms() async throws {
         let lab = try LabEndpoints.lab
@@ -112,78 +63,6 @@ struct ScenarioTests {
             },
             "ok again once the upstream recovers"
         )
-        try await lab.restore()
-    }
-
-    @Test("3. database cut: cached pages 200, the rest 503 + Retry-After (never 500), not ready, down; recovers")
-    func databaseCut() async throws {
-        let lab = try LabEndpoints.lab
-        try await lab.restore()
-        let cached = "\(lab.app)/characters?page=1&page_size=10"
-        _ = try await fetch(cached)
-        #expect(try await fetch(cached).status == 200)
-        let recording = try await MetricsRecording(app: lab.app)
-        var statuses = await self.traffic(lab, for: .seconds(3))
-
-        // Reset the open connections, then refuse new ones.
-        try await lab.chaos(.DELETE, "/proxies/postgres/connections")
-        try await lab.chaos(.POST, "/proxies/postgres", #"{"enabled":false}"#)
-        #expect(await eventually(timeout: .seconds(30)) { (try? await fetch("\(lab.app)/readyz"))?.status == 503 })
-        let health = try await lab.healthcheck()
-        #expect(health.status == 503 && health.body["status"] as? String == "down")
-        #expect(try await fetch(cached).status == 200, "a cached page is still served")
-        for size in 11...20 {
-            // A page nobody asked for before, also when the suite runs again against the same lab.
-            let page = Int.random(in: 100_000...999_999)
-            let uncached = try await fetch("\(lab.app)/characters?page=\(page)&page_size=\(size)")
-            #expect(uncached.status == 503)
-            #expect(uncached.headers["Retry-After"].first != nil)
-            #expect(uncached.headers["Content-Type"].first == "application/problem+json")
-        }
-        statuses += await self.traffic(lab, for: .seconds(12), uncached: true)
-
-        try await lab.chaos(.POST, "/proxies/postgres", #"{"enabled":true}"#)
-        #expect(await eventually(timeout: .seconds(30)) { (try? await fetch("\(lab.app)/readyz"))?.status == 200 })
-        #expect(
-            try await fetch("\(lab.app)/characters?page=3&page_size=7").status == 200,
-            "recovered without a restart"
-        )
-        statuses += await self.traffic(lab, for: .seconds(5), uncached: true)
-        try await recording.stop()
-
-        #expect(!statuses.contains(500), "never a 500")
-        #expect(statuses.contains(503) && statuses.contains(200))
-        let complaint = try recording.replay(expectFiring: ["DatabaseDown", "HighErrorRate"])
-        #expect(complaint == nil, "recorded by \(recording.source): \(complaint ?? "")")
-        try await lab.restore()
-    }
-
-    @Test("4. database latency: the p95 of /characters rises past the alert threshold and HighLatencyP95 fires")
-    func databaseLatency() async throws {
-        let lab = try LabEndpoints.lab
-        try await lab.restore()
-        let recording = try await MetricsRecording(app: lab.app)
-        _ = await self.traffic(lab, for: .seconds(3))
-        try await lab.chaos(.POST, "/proxies/postgres/toxics", #"{"type":"latency","attributes":{"latency":700}}"#)
-        // Four clients asking for pages nobody asked for before (cache misses).
-        let load = Load()
-        let deadline = ContinuousClock.now + .seconds(20)
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<4 {
-                group.addTask {
-                    while ContinuousClock.now < deadline {
-                        let n = load.next()
-                        _ = try? await fetch("\(lab.app)/characters?page=\(n % 5 + 1)&page_size=\(n / 5 % 80 + 11)")
-                    }
-                }
-            }
-        }
-        try await lab.chaos(.DELETE, "/proxies/postgres/toxics/latency_downstream")
-        try await recording.stop()
-        let p95 = try #require(recording.p95Characters())
-        #expect(p95 > 0.5, "p95 bucket of /characters: \(p95) s")
-        let complaint = try recording.replay(expectFiring: ["HighLatencyP95"])
-        #expect(complaint == nil, "recorded by \(recording.source): \(complaint ?? "")")
         try await lab.restore()
     }
 

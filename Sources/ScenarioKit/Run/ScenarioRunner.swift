@@ -1,0 +1,282 @@
+import Foundation
+import Native
+
+/// Runs one scenario against a target: baseline, load and timeline, undo and rollbacks, alert
+/// replay, verdicts. Blocking: the load has its own threads and the timeline runs on the caller's.
+public struct ScenarioRunner {
+    public struct Options: Sendable {
+        /// Overrides the file's seed.
+        public var seed: UInt64?
+        /// Skip every fault step: the negative control.
+        public var control: Bool
+        /// Where the alert rules are (`ops/alerts/rules.yaml`).
+        public var rules: String
+        /// A scratch folder for the replay and Prometheus.
+        public var workDirectory: String
+        public var revision: String
+        /// Where the one-second progress lines go.
+        public var progress: @Sendable (String) -> Void
+
+        public init(
+            seed: UInt64? = nil,
+            control: Bool = false,
+            rules: String,
+            workDirectory: String,
+            revision: String = "unknown",
+            progress: @escaping @Sendable (String) -> Void
+        ) {
+            self.seed = seed
+            self.control = control
+            self.rules = rules
+            self.workDirectory = workDirectory
+            self.revision = revision
+            self.progress = progress
+        }
+    }
+
+    let original: Scenario
+    let scenario: Scenario
+    let target: Target
+    let options: Options
+    let seed: UInt64
+
+    public init(scenario: Scenario, target: Target, options: Options) {
+        self.original = scenario
+        self.scenario = options.control ? scenario.control : scenario
+        self.target = target
+        self.options = options
+        self.seed = options.seed ?? scenario.seed
+    }
+
+    /// Runs the scenario; never throws: a run that cannot go on is reported as `aborted`.
+    public func run() -> RunReport {
+        var report = self.emptyReport()
+        var timeline = Timeline(scenario: self.scenario)
+        do {
+            try self.prepare()
+            report.steadyStates.before = SteadyStateProbe(target: self.target).check(self.scenario.steadyState)
+            guard report.steadyStates.before.allSatisfy(\.passed) else {
+                let failed = report.steadyStates.before.filter { !$0.passed }.map { "\($0.name): \($0.observed)" }
+                throw RunFailure("the steady state did not hold before any fault: \(failed.joined(separator: "; "))")
+            }
+            try self.execute(&report, timeline: &timeline)
+        } catch {
+            report.status = "aborted"
+            report.abortReason = "\(error)"
+        }
+        report.run = timeline.records
+        report.rollbacks = self.rollback(&timeline)
+        if report.status != "aborted" {
+            let failed =
+                report.expectations.contains { $0.verdict == "failed" }
+                || !report.steadyStates.after.allSatisfy(\.passed)
+                || report.rollbacks.contains { $0.result != "ok" }
+            report.status = failed ? "failed" : "completed"
+            report.deviated = failed
+        }
+        return report
+    }
+
+    /// A clean, seeded start: no toxics, every proxy enabled, no behaviours, empty journals.
+    private func prepare() throws {
+        do {
+            try self.target.chaos("POST", "/reset")
+            try self.target.chaos("POST", "/seed", "{\"seed\":\(self.seed)}")
+            try self.target.upstreamAdmin("POST", "/reset")
+        } catch {
+            throw RunFailure("the target is not reachable or refused the reset: \(error)")
+        }
+    }
+
+    private func execute(_ report: inout RunReport, timeline: inout Timeline) throws {
+        let eventsBefore = (try? self.chaosEvents(after: 0).last?.id) ?? 0
+        let recorder = try MetricsRecorder(app: self.target.app, directory: "\(self.options.workDirectory)/prometheus")
+        report.alertSource = recorder.source
+        let schedule = LoadSchedule(load: self.scenario.load, duration: self.scenario.duration, seed: self.seed)
+        let load = LoadGenerator(schedule: schedule, app: self.target.app)
+        let start = ContinuousClock.now
+        let startTime = Date().timeIntervalSince1970
+        load.start(at: start)
+        var lastProgress = 0
+        while true {
+            let now = LoadGenerator.seconds(start.duration(to: .now))
+            timeline.advance(to: now, target: self.target)
+            if now >= self.scenario.duration { break }
+            if Int(now) > lastProgress {
+                lastProgress = Int(now)
+                self.options.progress(Progress.line(scenario: self.scenario, now: now, load: load, timeline: timeline))
+            }
+            let next = min(
+                timeline.nextTime ?? self.scenario.duration,
+                Double(lastProgress + 1),
+                self.scenario.duration
+            )
+            if next > now { Thread.sleep(forTimeInterval: min(0.05, next - now)) }
+        }
+        load.stop()
+        timeline.undoAll(at: LoadGenerator.seconds(start.duration(to: .now)), target: self.target)
+        report.steadyStates.after = SteadyStateProbe(target: self.target).check(self.scenario.steadyState)
+        let scrapes = try recorder.stop()
+
+        var replay: AlertReplay.Timeline?
+        var unavailable: String?
+        do {
+            replay = try AlertReplay.run(scrapes, rules: self.options.rules, directory: self.options.workDirectory)
+        } catch {
+            unavailable = "\(error)"
+        }
+        let stored = try? (ids: self.target.storedIDs(), expected: self.target.knownAnswer())
+        let outcomes = load.outcomes.sorted { $0.index < $1.index }
+        report.decisions = self.decisions(after: eventsBefore, since: startTime)
+        let explainer = Explainer(
+            windows: timeline.windows,
+            decisions: report.decisions,
+            settle: self.scenario.load.settle,
+            slow: self.scenario.load.slow
+        )
+        let findings = explainer.findings(outcomes)
+        report.phases = Statistics.phases(
+            self.scenario,
+            outcomes: outcomes,
+            findings: findings,
+            records: timeline.records
+        )
+        report.seconds = Statistics.seconds(outcomes, duration: self.scenario.duration)
+        report.unexplained = Array(findings.filter { $0.cause == nil }.prefix(50))
+        report.alerts =
+            replay.map { timeline in
+                Dictionary(uniqueKeysWithValues: timeline.alerts.map { ($0, timeline.seconds(of: $0)) })
+            } ?? [:]
+        var expectations = Evaluator(
+            scenario: self.scenario,
+            outcomes: outcomes,
+            alerts: replay,
+            alertsUnavailable: unavailable,
+            stored: stored,
+            control: self.options.control
+        ).evaluate()
+        let unexplained = findings.filter { $0.cause == nil }
+        expectations.append(
+            .init(
+                name: "every failed or slow request is explained by a fault",
+                window: "whole run",
+                verdict: unexplained.isEmpty ? "passed" : "failed",
+                observed: "\(findings.count - unexplained.count) of \(findings.count) explained",
+                margin: unexplained.isEmpty
+                    ? "" : "\(unexplained.count) unexplained (see `unexplained` in journal.json)"
+            )
+        )
+        report.expectations = expectations
+    }
+
+    /// Undoes whatever the timeline left applied, then resets Chaos and FakeUpstream's behaviours
+    /// whatever happened: a scenario never leaves a fault behind.
+    private func rollback(_ timeline: inout Timeline) -> [RunReport.Rollback] {
+        var rollbacks: [RunReport.Rollback] = []
+        for record in timeline.undoAll(at: nil, target: self.target) {
+            rollbacks.append(.init(name: "undo: \(record.summary)", result: record.undone))
+        }
+        func attempt(_ name: String, _ body: () throws -> Void) {
+            do {
+                try body()
+                rollbacks.append(.init(name: name, result: "ok"))
+            } catch {
+                rollbacks.append(.init(name: name, result: "\(error)"))
+            }
+        }
+        attempt("chaos: POST /reset (every proxy enabled, no toxics)") { try self.target.chaos("POST", "/reset") }
+        attempt("fake-upstream: DELETE /__admin/behaviors") { try self.target.upstreamAdmin("DELETE", "/behaviors") }
+        return rollbacks
+    }
+
+    private struct ChaosEvent: Decodable {
+        let id: Int
+        let time: Double
+        let proxy: String
+        let toxic: String
+        let connection: Int
+        let request: Int
+        let outcome: String
+    }
+
+    private func chaosEvents(after: Int) throws -> [ChaosEvent] {
+        struct Page: Decodable { let events: [ChaosEvent] }
+        return try JSONDecoder().decode(
+            Page.self,
+            from: Data(try self.target.chaos("GET", "/events?after=\(after)").body)
+        ).events
+    }
+
+    /// Chaos's decisions and FakeUpstream's behaviour-made answers during the run, in run seconds.
+    private func decisions(after event: Int, since start: Double) -> [RunReport.Decision] {
+        var decisions = ((try? self.chaosEvents(after: event)) ?? []).map {
+            RunReport.Decision(
+                source: "chaos:\($0.proxy)",
+                time: $0.time - start,
+                what: "\($0.toxic) connection \($0.connection)" + ($0.request > 0 ? " request \($0.request)" : ""),
+                outcome: $0.outcome
+            )
+        }
+        struct Journal: Decodable {
+            struct Entry: Decodable {
+                let time: Double
+                let path: String
+                let query: [String: String]
+                let status: Int
+                let behavior: String?
+            }
+            let requests: [Entry]
+        }
+        if let exchange = try? self.target.upstreamAdmin("GET", "/requests"),
+            let journal = try? JSONDecoder().decode(Journal.self, from: Data(exchange.body))
+        {
+            for entry in journal.requests where entry.behavior != nil && entry.time >= start {
+                let query = entry.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                    separator: "&"
+                )
+                decisions.append(
+                    .init(
+                        source: "upstream",
+                        time: entry.time - start,
+                        what: "\(entry.path)\(query.isEmpty ? "" : "?\(query)") by behaviour \(entry.behavior ?? "")",
+                        outcome: "status \(entry.status)"
+                    )
+                )
+            }
+        }
+        return decisions.sorted { $0.time < $1.time }
+    }
+
+    private func emptyReport() -> RunReport {
+        let formatter = ISO8601DateFormatter()
+        return RunReport(
+            scenario: self.original.name,
+            title: self.original.title,
+            file: self.original.file,
+            seed: self.seed,
+            control: self.options.control,
+            revision: self.options.revision,
+            startedAt: formatter.string(from: Date()),
+            duration: self.scenario.duration,
+            target: .init(
+                app: self.target.app,
+                chaos: self.target.chaos,
+                fakeUpstream: self.target.fakeUpstream,
+                startedHere: self.target.startedHere
+            ),
+            status: "running",
+            deviated: false,
+            abortReason: nil,
+            steadyStates: .init(before: [], after: []),
+            run: [],
+            rollbacks: [],
+            phases: [],
+            expectations: [],
+            alertSource: "none",
+            alerts: [:],
+            seconds: [],
+            decisions: [],
+            unexplained: []
+        )
+    }
+}

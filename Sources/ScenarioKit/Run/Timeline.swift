@@ -1,0 +1,143 @@
+import Foundation
+
+/// The fault steps of a run in time order: each is applied at its phase's start plus its `at`, and
+/// undone at its phase's end. Keeps a record of both for the journal and the explanation windows.
+struct Timeline {
+    private struct Entry {
+        var phase: Phase
+        var step: Step
+        var applyAt: Double
+        var undoAt: Double
+        var applied = false
+        var undone = false
+        /// What undoes it, known once applied (a behaviour's id comes back from FakeUpstream).
+        var undo: (method: String, path: String, body: String?, chaos: Bool)?
+    }
+
+    private var entries: [Entry]
+    private(set) var records: [RunReport.StepRecord]
+
+    init(scenario: Scenario) {
+        self.entries = scenario.phases.flatMap { phase in
+            phase.steps.map { Entry(phase: phase, step: $0, applyAt: phase.start + $0.at, undoAt: phase.end) }
+        }
+        .sorted { $0.applyAt < $1.applyAt }
+        self.records = self.entries.map {
+            .init(
+                phase: $0.phase.name,
+                summary: $0.step.summary,
+                appliedAt: nil,
+                applied: "pending",
+                undoneAt: nil,
+                undone: "pending"
+            )
+        }
+    }
+
+    /// When the next step is due to be applied or undone.
+    var nextTime: Double? {
+        self.entries.compactMap { entry in
+            !entry.applied ? entry.applyAt : (!entry.undone ? entry.undoAt : nil)
+        }.min()
+    }
+
+    /// The faults applied now.
+    var active: [String] {
+        self.entries.filter { $0.applied && !$0.undone && $0.undo != nil }.map(\.step.summary)
+    }
+
+    /// Applies and undoes every step due by `time`.
+    mutating func advance(to time: Double, target: Target) {
+        for index in self.entries.indices {
+            if !self.entries[index].applied && self.entries[index].applyAt <= time {
+                self.apply(index, at: time, target: target)
+            }
+            if self.entries[index].applied && !self.entries[index].undone && self.entries[index].undoAt <= time {
+                self.undo(index, at: time, target: target)
+            }
+        }
+    }
+
+    /// Undoes every applied step not undone yet; the records of those it undid.
+    @discardableResult
+    mutating func undoAll(at time: Double?, target: Target) -> [RunReport.StepRecord] {
+        var undone: [RunReport.StepRecord] = []
+        for index in self.entries.indices where self.entries[index].applied && !self.entries[index].undone {
+            self.undo(index, at: time, target: target)
+            undone.append(self.records[index])
+        }
+        return undone
+    }
+
+    /// The explanation windows: each applied fault from when it was applied to when it was undone.
+    var windows: [Explainer.Window] {
+        self.entries.indices.compactMap { index in
+            guard let from = self.records[index].appliedAt, self.records[index].applied == "ok" else { return nil }
+            let until = self.records[index].undoneAt ?? self.entries[index].undoAt
+            switch self.entries[index].step.action {
+            case .toxic(let proxy, _, _):
+                return .init(
+                    summary: self.records[index].summary,
+                    from: from,
+                    until: until,
+                    source: "chaos:\(proxy)",
+                    silent: false
+                )
+            case .disableProxy:
+                return .init(summary: self.records[index].summary, from: from, until: until, source: "", silent: true)
+            case .upstream:
+                return .init(
+                    summary: self.records[index].summary,
+                    from: from,
+                    until: until,
+                    source: "upstream",
+                    silent: false
+                )
+            }
+        }
+    }
+
+    private mutating func apply(_ index: Int, at time: Double, target: Target) {
+        self.entries[index].applied = true
+        self.records[index].appliedAt = time
+        do {
+            switch self.entries[index].step.action {
+            case .toxic(let proxy, let json, let name):
+                try target.chaos("POST", "/proxies/\(proxy)/toxics", json)
+                self.entries[index].undo = ("DELETE", "/proxies/\(proxy)/toxics/\(name)", nil, true)
+            case .disableProxy(let proxy, let reset):
+                self.entries[index].undo = ("POST", "/proxies/\(proxy)", "{\"enabled\":true}", true)
+                if reset { try target.chaos("DELETE", "/proxies/\(proxy)/connections") }
+                try target.chaos("POST", "/proxies/\(proxy)", "{\"enabled\":false}")
+            case .upstream(let json):
+                let created = target.json(try target.upstreamAdmin("POST", "/behaviors", json))
+                guard let id = created["id"] as? String else {
+                    throw RunFailure("FakeUpstream returned no behaviour id")
+                }
+                self.entries[index].undo = ("DELETE", "/behaviors/\(id)", nil, false)
+            }
+            self.records[index].applied = "ok"
+        } catch {
+            self.records[index].applied = "\(error)"
+        }
+    }
+
+    private mutating func undo(_ index: Int, at time: Double?, target: Target) {
+        self.entries[index].undone = true
+        self.records[index].undoneAt = time
+        guard let undo = self.entries[index].undo else {
+            self.records[index].undone = "nothing to undo"
+            return
+        }
+        do {
+            if undo.chaos {
+                try target.chaos(undo.method, undo.path, undo.body)
+            } else {
+                try target.upstreamAdmin(undo.method, undo.path, undo.body)
+            }
+            self.records[index].undone = "ok"
+        } catch {
+            self.records[index].undone = "\(error)"
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The scenario catalogue (`ops/scenarios/*.yaml`) run through `lab scenario run` against the
+/// suite's lab: the files are the single description of those scenarios, and the runner is
+/// shown to fail when it should.
+extension ScenarioTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Runs `lab scenario run ARGUMENTS` against the lab; the exit status and the reports' summary.
+    private func scenario(_ arguments: [String], lab: LabEndpoints) async throws -> (status: Int32?, summary: String) {
+        let reports = NSTemporaryDirectory() + "rm-e2e-reports-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: reports) }
+        var command = ["\(BackgroundProcess.binaries)/lab", "scenario", "run"] + arguments
+        command += ["--app-url", lab.app, "--chaos-url", lab.chaos, "--fake-upstream-url", lab.fakeUpstream]
+        command += [
+            "--report-dir", reports, "--rules", Self.repository.appendingPathComponent("ops/alerts/rules.yaml").path,
+        ]
+        if let token = lab.chaosToken { command += ["--chaos-token", token] }
+        let process = try BackgroundProcess(command)
+        defer { process.cleanUp() }
+        let status = await process.waitForExit(timeout: .seconds(900))
+        let summaries = ((try? FileManager.default.subpathsOfDirectory(atPath: reports)) ?? [])
+            .filter { $0.hasSuffix("summary.md") }.sorted()
+            .compactMap { try? String(contentsOfFile: "\(reports)/\($0)", encoding: .utf8) }
+        return (status, summaries.isEmpty ? process.log.suffix(3000).description : summaries.joined(separator: "\n"))
+    }
+
+    @Test("the scenario catalogue: every file holds through the runner, and so does its --control")
+    func catalogue() async throws {
+        let lab = try LabEndpoints.lab
+        try await lab.restore()
+        let directory = Self.repository.appendingPathComponent("ops/scenarios").path
+        // The database latency runs last: for a while after its toxic goes, about one answer a
+        // second still takes 705 ms (a finding not explained yet), which would disturb the
+        // latency and alert expectations of whatever ran next. The controls run first for the same
+        // reason.
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
+            .sorted { ($0 == "database-latency.yaml" ? 1 : 0, $0) < ($1 == "database-latency.yaml" ? 1 : 0, $1) }
+            .map { "\(directory)/\($0)" }
+        #expect(files.count >= 5)
+        let control = try await self.scenario(files + ["--control"], lab: lab)
+        #expect(control.status == 0, "--control:\n\(control.summary)")
+        let run = try await self.scenario(files, lab: lab)
+        #expect(run.status == 0, "\(run.summary)")
+        try await lab.restore()
+    }
+
+    @Test("the runner fails when it should: an expectation that cannot hold, and alerts without their fault")
+    func runnerFails() async throws {
+        let lab = try LabEndpoints.lab
+        try await lab.restore()
+        let folder = NSTemporaryDirectory() + "rm-e2e-scenarios-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let load = "load: {rate: 20, mix: [{name: uncached, path: \"/characters?page={unique}&page_size={size}\"}]}\n"
+        try """
+        title: impossible
+        duration: 5s
+        \(load)timeline: [{phase: steady}]
+        expect:
+          - {name: answers in no time at all, latency_at_most: {p50: 0ms}}
+        """.write(toFile: "\(folder)/impossible.yaml", atomically: true, encoding: .utf8)
+        let impossible = try await self.scenario(["\(folder)/impossible.yaml"], lab: lab)
+        #expect(impossible.status == 1, "\(impossible.summary)")
+        #expect(impossible.summary.contains("| FAIL | answers in no time at all | p50 "), "\(impossible.summary)")
+
+        // The database cut's alert expectation, with the cut itself left out.
+        try """
+        title: no cut
+        duration: 15s
+        \(load)timeline: [{phase: before, duration: 3s}, {phase: cut}]
+        expect:
+          - {name: DatabaseDown fires, phase: cut, alerts: {fire: [DatabaseDown]}}
+        """.write(toFile: "\(folder)/no-cut.yaml", atomically: true, encoding: .utf8)
+        let noCut = try await self.scenario(["\(folder)/no-cut.yaml"], lab: lab)
+        #expect(noCut.status == 1, "\(noCut.summary)")
+        #expect(noCut.summary.contains("| FAIL | DatabaseDown fires | DatabaseDown did not fire |"), "\(noCut.summary)")
+
+        try "title: [broken\n".write(toFile: "\(folder)/broken.yaml", atomically: true, encoding: .utf8)
+        let broken = try await self.scenario(["\(folder)/broken.yaml"], lab: lab)
+        #expect(broken.status == 2, "a bad file cannot run: \(broken.summary)")
+        #expect(broken.summary.contains("broken.yaml:2: not valid YAML"), "\(broken.summary)")
+    }
+}
