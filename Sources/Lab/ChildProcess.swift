@@ -41,16 +41,7 @@ struct ChildProcess {
     func exited() -> Int32? { Spawn.exited(self.pid) }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.
-    func stop(grace: Double) -> Int32 {
-        kill(self.pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(grace)
-        while Date() < deadline {
-            if let status = self.exited() { return status }
-            usleep(20_000)
-        }
-        kill(self.pid, SIGKILL)
-        return Spawn.wait(self.pid)
-    }
+    func stop(grace: Double) -> Int32 { Spawn.terminate(self.pid, grace: grace) }
 }
 
 /// A failure the lab reports as one line and exits on.

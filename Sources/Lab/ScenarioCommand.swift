@@ -266,16 +266,7 @@ struct OwnLab {
     }
 
     func stop() {
-        kill(self.pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(60)
-        while Spawn.exited(self.pid) == nil {
-            guard Date() < deadline else {
-                kill(self.pid, SIGKILL)
-                _ = Spawn.wait(self.pid)
-                break
-            }
-            usleep(50_000)
-        }
+        Spawn.terminate(self.pid, grace: 60)
         try? FileManager.default.removeItem(atPath: self.state)
     }
 }

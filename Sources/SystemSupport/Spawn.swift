@@ -97,6 +97,19 @@ public enum Spawn {
         return waitpid(pid, &status, WNOHANG) == pid ? Self.exitStatus(status) : nil
     }
 
+    /// SIGTERM, then SIGKILL if `pid` has not exited within `grace` seconds; its exit status.
+    @discardableResult
+    public static func terminate(_ pid: pid_t, grace: Double) -> Int32 {
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline {
+            if let status = Self.exited(pid) { return status }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        return Self.wait(pid)
+    }
+
     /// A wait status as a shell shows it: the exit code, or 128 + the signal that killed it
     /// (WIFEXITED and WEXITSTATUS are macros Swift cannot call).
     public static func exitStatus(_ status: Int32) -> Int32 {

@@ -178,16 +178,7 @@ public final class PrometheusProcess: Sendable {
     }
 
     func stop() {
-        kill(self.pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(10)
-        while Spawn.exited(self.pid) == nil {
-            if Date() > deadline {
-                kill(self.pid, SIGKILL)
-                _ = Spawn.wait(self.pid)
-                break
-            }
-            usleep(20_000)
-        }
+        Spawn.terminate(self.pid, grace: 10)
         try? FileManager.default.removeItem(atPath: "\(self.directory)/data")
     }
 }

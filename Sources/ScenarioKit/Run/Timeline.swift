@@ -74,26 +74,20 @@ struct Timeline {
         self.entries.indices.compactMap { index in
             guard let from = self.records[index].appliedAt, self.records[index].applied == "ok" else { return nil }
             let until = self.records[index].undoneAt ?? self.entries[index].undoAt
+            // Which journal shows the fault acting; a disabled proxy refuses without deciding.
+            let source: String
             switch self.entries[index].step.action {
-            case .toxic(let proxy, _, _):
-                return .init(
-                    summary: self.records[index].summary,
-                    from: from,
-                    until: until,
-                    source: "chaos:\(proxy)",
-                    silent: false
-                )
-            case .disableProxy:
-                return .init(summary: self.records[index].summary, from: from, until: until, source: "", silent: true)
-            case .upstream:
-                return .init(
-                    summary: self.records[index].summary,
-                    from: from,
-                    until: until,
-                    source: "upstream",
-                    silent: false
-                )
+            case .toxic(let proxy, _, _): source = "chaos:\(proxy)"
+            case .disableProxy: source = ""
+            case .upstream: source = "upstream"
             }
+            return .init(
+                summary: self.records[index].summary,
+                from: from,
+                until: until,
+                source: source,
+                silent: source.isEmpty
+            )
         }
     }
 
