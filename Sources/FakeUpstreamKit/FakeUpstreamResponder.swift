@@ -105,12 +105,14 @@ struct FakeUpstreamResponder: HTTPResponder {
         if let status = action?.status {
             response = FakeResponse(
                 status: status,
-                headers: (action?.headers ?? [:]).map { ($0.key, $0.value) },
+                headers: (action?.headers ?? [:]).map { ($0.key, HeaderTemplate.expand($0.value)) },
                 body: Array((action?.body ?? "").utf8)
             )
         } else if request.method == .get || request.method == .head {
             response = self.api.respond(path: recorded.path, query: recorded.query, baseURL: baseURL)
-            for (name, value) in action?.headers ?? [:] { response.headers.append((name, value)) }
+            for (name, value) in action?.headers ?? [:] {
+                response.headers.append((name, HeaderTemplate.expand(value)))
+            }
         } else {
             response = FakeResponse.error(405, "Method not allowed")
         }

@@ -208,4 +208,14 @@ struct BehaviorStoreTests {
         #expect(throws: BehaviorError.self) { try store.add(Behavior(action: .init(status: 500), probability: 1.5)) }
         #expect(store.behaviors.isEmpty)
     }
+
+    @Test("{{now+Ns}} in a header value is the HTTP-date N seconds after the answer; other text is kept")
+    func headerTemplate() {
+        let now = Date(timeIntervalSince1970: 1_764_756_000)  // Wed, 03 Dec 2025 10:00:00 GMT
+        #expect(HeaderTemplate.expand("{{now+3s}}", now: now) == "Wed, 03 Dec 2025 10:00:03 GMT")
+        #expect(HeaderTemplate.expand("a {{now}} b", now: now) == "a Wed, 03 Dec 2025 10:00:00 GMT b")
+        #expect(HeaderTemplate.expand("{{now-2s}}", now: now) == "Wed, 03 Dec 2025 09:59:58 GMT")
+        #expect(HeaderTemplate.expand("{{now+x}} 2", now: now) == "{{now+x}} 2")
+        #expect(HeaderTemplate.expand("2", now: now) == "2")
+    }
 }

@@ -44,6 +44,18 @@ struct ScenarioEvaluationTests {
         )
     }
 
+    static func evaluator(
+        _ scenario: Scenario,
+        _ outcomes: [Outcome],
+        alerts: AlertReplay.Timeline?,
+        control: Bool
+    ) -> Evaluator {
+        var observed = Observations()
+        observed.outcomes = outcomes
+        observed.alerts = alerts
+        return Evaluator(scenario: scenario, observed: observed, control: control)
+    }
+
     static func outcome(_ due: Double, _ status: Int?, latency: Double = 0.01, retryAfter: Bool = false) -> Outcome {
         Outcome(
             index: Int(due * 10),
@@ -87,7 +99,7 @@ struct ScenarioEvaluationTests {
         let scenario = Self.scenario(expect: [
             .statusIn([200, 503]), .statusIn([200]), .retryAfter([503]), .minSuccess(0.9),
         ])
-        let results = Evaluator(scenario: scenario, outcomes: outcomes, alerts: nil, stored: nil, control: false)
+        let results = Self.evaluator(scenario, outcomes, alerts: nil, control: false)
             .evaluate()
         #expect(results.map(\.verdict) == ["passed", "failed", "failed", "failed"])
         #expect(results[1].observed == "120 of 300 answers outside 200" && results[1].margin == "120 × 503")
@@ -95,7 +107,7 @@ struct ScenarioEvaluationTests {
         #expect(results[3].observed == "60 % of 300 succeeded" && results[3].margin == "30 points below the 90 % bound")
 
         var recovery = Self.scenario(expect: [.recoversWithin(3), .recoversWithin(1)], phases: ["after"])
-        let recovered = Evaluator(scenario: recovery, outcomes: outcomes, alerts: nil, stored: nil, control: false)
+        let recovered = Self.evaluator(recovery, outcomes, alerts: nil, control: false)
             .evaluate()
         #expect(recovered.map(\.verdict) == ["passed", "failed"])
         #expect(
@@ -103,10 +115,10 @@ struct ScenarioEvaluationTests {
                 && recovered[1].margin == "900 ms beyond the 1000 ms bound"
         )
         recovery.expectations[0].phases = ["before"]
-        let before = Evaluator(scenario: recovery, outcomes: outcomes, alerts: nil, stored: nil, control: false)
+        let before = Self.evaluator(recovery, outcomes, alerts: nil, control: false)
             .evaluate()
         #expect(before[0].observed == "no failure in the window")
-        let empty = Evaluator(scenario: scenario, outcomes: [], alerts: nil, stored: nil, control: false).evaluate()
+        let empty = Self.evaluator(scenario, [], alerts: nil, control: false).evaluate()
         #expect(empty.allSatisfy { $0.verdict == "failed" && $0.observed == "no requests in the window" })
     }
 
@@ -116,7 +128,7 @@ struct ScenarioEvaluationTests {
         let scenario = Self.scenario(expect: [
             .latencyAtMost([99: 0.5]), .latencyAtMost([50: 0.02]), .latencyAtLeast([99: 0.5]),
         ])
-        let results = Evaluator(scenario: scenario, outcomes: outcomes, alerts: nil, stored: nil, control: false)
+        let results = Self.evaluator(scenario, outcomes, alerts: nil, control: false)
             .evaluate()
         #expect(results.map(\.verdict) == ["failed", "passed", "passed"])
         #expect(results[0].observed == "p99 612 ms" && results[0].margin == "112 ms above the 500 ms bound")
@@ -129,12 +141,12 @@ struct ScenarioEvaluationTests {
         for second in 3...4 { firing[second].insert("HighLatencyP95") }
         let timeline = AlertReplay.Timeline(firing: firing)
         let scenario = Self.scenario(expect: [.alerts(fire: ["DatabaseDown"], othersSilent: false)], phases: ["cut"])
-        let loose = Evaluator(scenario: scenario, outcomes: [], alerts: timeline, stored: nil, control: false)
+        let loose = Self.evaluator(scenario, [], alerts: timeline, control: false)
             .evaluate()
         #expect(loose[0].verdict == "passed" && loose[0].observed == "DatabaseDown fired at 12–24 s")
         var strict = scenario
         strict.expectations[0].check = .alerts(fire: ["DatabaseDown"], othersSilent: true)
-        let result = Evaluator(scenario: strict, outcomes: [], alerts: timeline, stored: nil, control: false)
+        let result = Self.evaluator(strict, [], alerts: timeline, control: false)
             .evaluate()[0]
         #expect(
             result.verdict == "failed" && result.observed.contains("HighLatencyP95 fired at 3–4 s but must stay silent")
@@ -143,10 +155,10 @@ struct ScenarioEvaluationTests {
         late.expectations[0].phases = ["after"]
         late.expectations[0].check = .alerts(fire: ["HighLatencyP95"], othersSilent: false)
         #expect(
-            Evaluator(scenario: late, outcomes: [], alerts: timeline, stored: nil, control: false).evaluate()[0].verdict
+            Self.evaluator(late, [], alerts: timeline, control: false).evaluate()[0].verdict
                 == "failed"
         )
-        let control = Evaluator(scenario: scenario, outcomes: [], alerts: timeline, stored: nil, control: true)
+        let control = Self.evaluator(scenario, [], alerts: timeline, control: true)
             .evaluate()[0]
         #expect(
             control.verdict == "failed"
@@ -154,11 +166,11 @@ struct ScenarioEvaluationTests {
         )
         let quiet = AlertReplay.Timeline(firing: .init(repeating: [], count: 31))
         #expect(
-            Evaluator(scenario: scenario, outcomes: [], alerts: quiet, stored: nil, control: true).evaluate()[0].verdict
+            Self.evaluator(scenario, [], alerts: quiet, control: true).evaluate()[0].verdict
                 == "passed"
         )
         #expect(
-            Evaluator(scenario: scenario, outcomes: [], alerts: nil, stored: nil, control: false).evaluate()[0].verdict
+            Self.evaluator(scenario, [], alerts: nil, control: false).evaluate()[0].verdict
                 == "failed"
         )
     }
@@ -304,5 +316,79 @@ struct ScenarioEvaluationTests {
             journal.contains("\"steady_states\"") && journal.contains("\"rollbacks\"")
                 && journal.contains("\"deviated\" : true")
         )
+    }
+
+    @Test("metric rules read the App's own series per second over the window, whatever the label order")
+    func metrics() {
+        #expect(
+            MetricKey.normalize(#"ingest_runs_total{result="failure",backend="pg"}"#)
+                == #"ingest_runs_total{backend="pg",result="failure"}"#
+        )
+        #expect(MetricKey.normalize(#"a{x="1,2",b="q\"}"}"#) == #"a{b="q\"}",x="1,2"}"#)
+        var observed = Observations()
+        observed.metrics = (0..<30).map { (second: Int) -> [String: Double] in
+            let open: Double = second >= 12 && second < 18 ? 2 : 0
+            return [
+                "process_resident_memory_bytes": 20_000_000 + Double(second) * 100_000,
+                "upstream_circuit_state": open,
+                #"ingest_runs_total{result="failure"}"#: Double(second / 10),
+            ]
+        }
+        let checks: [ScenarioKit.Expectation.Check] = [
+            .metric(sample: "process_resident_memory_bytes", rule: .growthAtMost(0.15)),
+            .metric(sample: "process_resident_memory_bytes", rule: .growthAtMost(0.05)),
+            .metric(sample: "upstream_circuit_state", rule: .reaches(2)),
+            .metric(sample: "upstream_circuit_state", rule: .endsAt(0)),
+            .metric(sample: "upstream_circuit_state", rule: .atMost(1)),
+            .metric(sample: #"ingest_runs_total{result="failure"}"#, rule: .increasesBy(2)),
+            .metric(sample: "nope", rule: .atMost(1)),
+        ]
+        let results = Evaluator(scenario: Self.scenario(expect: checks), observed: observed, control: false).evaluate()
+        #expect(results.map(\.verdict) == ["passed", "failed", "passed", "passed", "failed", "passed", "failed"])
+        #expect(
+            results[1].observed == "from 20000000 to 22900000, peak 22900000"
+                && results[1].margin == "grew 14.5 %, bound 5 %"
+        )
+        #expect(results[6].observed == "nope was not recorded in the window")
+        var cut = Self.scenario(
+            expect: [.metric(sample: "upstream_circuit_state", rule: .reaches(2))],
+            phases: ["before"]
+        )
+        #expect(Evaluator(scenario: cut, observed: observed, control: false).evaluate()[0].verdict == "failed")
+        cut.expectations[0].phases = ["cut"]
+        #expect(Evaluator(scenario: cut, observed: observed, control: false).evaluate()[0].verdict == "passed")
+    }
+
+    @Test("retries after a scripted Retry-After must wait that long; an HTTP-date template may be a second short")
+    func retryGaps() {
+        var observed = Observations()
+        observed.retryAfter = ["b1": "2", "b2": "{{now+3s}}"]
+        observed.upstream = [
+            .init(time: 1, path: "/api/character", query: "page=2", status: 503, behavior: "b1"),
+            .init(time: 1.5, path: "/api/character", query: "page=3", status: 200, behavior: nil),
+            .init(time: 3.1, path: "/api/character", query: "page=2", status: 429, behavior: "b2"),
+            .init(time: 5.2, path: "/api/character", query: "page=2", status: 200, behavior: nil),
+        ]
+        let scenario = Self.scenario(expect: [.retryAfterHonoured])
+        let passed = Evaluator(scenario: scenario, observed: observed, control: false).evaluate()[0]
+        #expect(passed.verdict == "passed" && passed.observed == "2 retries, 0 too early", "\(passed)")
+        observed.upstream[3].time = 4.9
+        let early = Evaluator(scenario: scenario, observed: observed, control: false).evaluate()[0]
+        #expect(early.verdict == "failed" && early.margin == "tightest: 1800 ms after asking for 2000 ms")
+        observed.upstream = []
+        #expect(Evaluator(scenario: scenario, observed: observed, control: false).evaluate()[0].verdict == "failed")
+        #expect(Evaluator.retryAfterSeconds("{{now+3s}}") == 2 && Evaluator.retryAfterSeconds("Wed, 21 Oct") == nil)
+    }
+
+    @Test("after an ambiguous commit the stored set must be the old or the new one, never a mix")
+    func oldOrNew() {
+        var observed = Observations()
+        let scenario = Self.scenario(expect: [.oldOrNew], phases: ["cut"])
+        for (stored, verdict) in [([1, 2, 3], "passed"), ([2, 3], "passed"), ([3], "failed")] {
+            observed.snapshots["cut"] = .init(stored: stored, old: [1, 2, 3], new: [2, 3])
+            #expect(Evaluator(scenario: scenario, observed: observed, control: false).evaluate()[0].verdict == verdict)
+        }
+        observed.snapshots = [:]
+        #expect(Evaluator(scenario: scenario, observed: observed, control: false).evaluate()[0].verdict == "failed")
     }
 }

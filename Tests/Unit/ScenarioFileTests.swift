@@ -42,6 +42,10 @@ struct ScenarioFileTests {
           - {phase: after, recovers_within: 10s}
           - {phase: cut, alerts: {fire: [DatabaseDown], others: silent}}
           - {known_answer: true}
+          - {phase: cut, stored_set: old_or_new}
+          - {retry_after_honoured: true}
+          - {name: RSS, metric: process_resident_memory_bytes, growth_at_most: 10%}
+          - {phase: cut, metric: 'ingest_runs_total{result="failure"}', increases_by: 1}
         """
 
     func parse(_ text: String) throws -> Scenario {
@@ -93,6 +97,9 @@ struct ScenarioFileTests {
         #expect(checks[5] == .recoversWithin(10))
         #expect(checks[6] == .alerts(fire: ["DatabaseDown"], othersSilent: true))
         #expect(checks[7] == .knownAnswer)
+        #expect(checks[8] == .oldOrNew && checks[9] == .retryAfterHonoured)
+        #expect(checks[10] == .metric(sample: "process_resident_memory_bytes", rule: .growthAtMost(0.1)))
+        #expect(checks[11] == .metric(sample: #"ingest_runs_total{result="failure"}"#, rule: .increasesBy(1)))
         #expect(scenario.control.phases.allSatisfy { $0.steps.isEmpty }, "--control removes every fault step")
     }
 
@@ -125,7 +132,7 @@ struct ScenarioFileTests {
             ),
             (
                 "title: x\nduration: 10s\nload: {rate: 1, mix: [{name: a, path: /}]}\ntimeline: [{phase: p}]\nexpect:\n  - {min_success: 1, status_in: [200]}\n",
-                "t.yaml:6: `expect[0]` needs exactly one of `status_in`, `retry_after_on`, `min_success`, `latency_at_most`, `latency_at_least`, `recovers_within`, `alerts`, `known_answer`"
+                "t.yaml:6: `expect[0]` needs exactly one of `status_in`, `retry_after_on`, `min_success`, `latency_at_most`, `latency_at_least`, `recovers_within`, `alerts`, `known_answer`, `stored_set`, `retry_after_honoured`, `metric`"
             ),
             (
                 "title: x\nduration: 10s\nload: {rate: 1, mix: [{name: a, path: /}]}\ntimeline: [{phase: p}]\nexpect:\n  - {latency_at_most: {q99: 1s}}\n",
@@ -144,6 +151,14 @@ struct ScenarioFileTests {
                 "t.yaml:3: `load` needs `mix`"
             ),
             ("title: [x\n", "t.yaml:2: not valid YAML"),
+            (
+                "title: x\nduration: 10s\nload: {rate: 1, mix: [{name: a, path: /}]}\ntimeline: [{phase: p}]\nexpect:\n  - {metric: db_ok}\n",
+                "t.yaml:6: `metric` needs exactly one of `at_most`, `reaches`, `ends_at`, `growth_at_most`, `increases_by`"
+            ),
+            (
+                "title: x\nduration: 10s\nload: {rate: 1, mix: [{name: a, path: /}]}\ntimeline: [{phase: p}]\nexpect:\n  - {min_success: 1, at_most: 3}\n",
+                "t.yaml:6: `at_most` belongs to a `metric` expectation"
+            ),
         ]
     )
     func badFile(text: String, message: String) {

@@ -23,13 +23,21 @@ public final class MetricsRecorder: Sendable {
     private let prometheus: PrometheusProcess?
     private let started: Double
     private let app: String
+    private let names: Set<String>
 
     /// Who records: `prometheus` or `scraper`.
     public var source: String { self.prometheus == nil ? "scraper" : "prometheus" }
 
-    /// Starts recording `app` (for Prometheus: once its first scrape has landed).
-    public init(app: String, prometheus binary: String? = PrometheusProcess.installed, directory: String) throws {
+    /// Starts recording `app` (for Prometheus: once its first scrape has landed): the series the
+    /// alert rules read, and those of the `extra` metric names.
+    public init(
+        app: String,
+        extra: Set<String> = [],
+        prometheus binary: String? = PrometheusProcess.installed,
+        directory: String
+    ) throws {
         self.app = app
+        self.names = Self.recorded.union(extra)
         self.prometheus = try binary.map {
             try PrometheusProcess.start(binary: $0, scraping: app, directory: directory)
         }
@@ -42,7 +50,7 @@ public final class MetricsRecorder: Sendable {
                 let text = (try? http.get("\(self.app)/metrics", timeout: 0.9)).map {
                     String(decoding: $0.body, as: UTF8.self)
                 }
-                self.scrapes.withLock { $0.append(Self.parse(text ?? "")) }
+                self.scrapes.withLock { $0.append(Self.parse(text ?? "", names: self.names)) }
                 // A sampling period, not a wait for something: one scrape per second of the run.
                 let rest = ContinuousClock.now.duration(to: started + .seconds(1))
                 if rest > .zero { Thread.sleep(forTimeInterval: LoadGenerator.seconds(rest)) }
@@ -58,7 +66,7 @@ public final class MetricsRecorder: Sendable {
             defer { prometheus.stop() }
             let end = Date().timeIntervalSince1970
             try prometheus.waitForScrape(after: end)
-            let points = try prometheus.series(Self.recorded, from: self.started, to: end)
+            let points = try prometheus.series(self.names, from: self.started, to: end)
             self.scrapes.withLock { $0 = points }
         } else {
             self.stopped.store(true, ordering: .relaxed)
@@ -68,14 +76,14 @@ public final class MetricsRecorder: Sendable {
         return self.scrapes.withLock { $0 }
     }
 
-    /// `name{labels} value` lines of the series the rules use, keyed by `name{labels}`.
-    public static func parse(_ exposition: String) -> [String: Double] {
+    /// `name{labels} value` lines of the series of `names`, keyed in ``MetricKey`` form.
+    public static func parse(_ exposition: String, names: Set<String> = recorded) -> [String: Double] {
         var samples: [String: Double] = [:]
         for line in exposition.split(separator: "\n") where !line.hasPrefix("#") {
             guard let space = line.lastIndex(of: " ") else { continue }
             let series = String(line[..<space])
-            guard Self.recorded.contains(String(series.prefix { $0 != "{" })) else { continue }
-            samples[series] = Double(line[line.index(after: space)...])
+            guard names.contains(MetricKey.name(series)) else { continue }
+            samples[MetricKey.normalize(series)] = Double(line[line.index(after: space)...])
         }
         return samples
     }

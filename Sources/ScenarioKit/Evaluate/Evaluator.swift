@@ -8,27 +8,14 @@ public struct Evaluator: Sendable {
     public static let alertSlack = 10.0
 
     public var scenario: Scenario
-    public var outcomes: [Outcome]
-    public var alerts: AlertReplay.Timeline?
-    /// Why there is no alert timeline (no promtool, too short), when there is none.
-    public var alertsUnavailable: String?
-    /// The App's stored ids and FakeUpstream's known answer at the end, when read.
-    public var stored: (ids: [Int], expected: [Int])?
+    public var observed: Observations
     public var control: Bool
+    var outcomes: [Outcome] { self.observed.outcomes }
+    var alerts: AlertReplay.Timeline? { self.observed.alerts }
 
-    public init(
-        scenario: Scenario,
-        outcomes: [Outcome],
-        alerts: AlertReplay.Timeline?,
-        alertsUnavailable: String? = nil,
-        stored: (ids: [Int], expected: [Int])?,
-        control: Bool
-    ) {
+    public init(scenario: Scenario, observed: Observations, control: Bool) {
         self.scenario = scenario
-        self.outcomes = outcomes
-        self.alerts = alerts
-        self.alertsUnavailable = alertsUnavailable
-        self.stored = stored
+        self.observed = observed
         self.control = control
     }
 
@@ -74,8 +61,14 @@ public struct Evaluator: Sendable {
         switch expectation.check {
         case .alerts(let fire, let othersSilent):
             return self.alerts(fire: fire, othersSilent: othersSilent, expectation: expectation, result: result)
+        case .oldOrNew:
+            return self.oldOrNew(expectation, result: result)
+        case .retryAfterHonoured:
+            return self.retryGaps(result: result)
+        case .metric(let sample, let rule):
+            return self.metric(sample, rule, expectation: expectation, result: result)
         case .knownAnswer:
-            guard let stored else { return result(false, "the stored set could not be read") }
+            guard let stored = self.observed.stored else { return result(false, "the stored set could not be read") }
             let missing = Set(stored.expected).subtracting(stored.ids).count
             let extra = Set(stored.ids).subtracting(stored.expected).count
             return result(
@@ -146,7 +139,9 @@ public struct Evaluator: Sendable {
         expectation: Expectation,
         result: (Bool, String, String) -> RunReport.ExpectationResult
     ) -> RunReport.ExpectationResult {
-        guard let alerts else { return result(false, "no alert replay: \(self.alertsUnavailable ?? "not run")", "") }
+        guard let alerts else {
+            return result(false, "no alert replay: \(self.observed.alertsUnavailable ?? "not run")", "")
+        }
         let mustFire = self.control ? [] : fire
         let window = self.window(expectation)
         var observed: [String] = []

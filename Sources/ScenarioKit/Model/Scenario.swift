@@ -144,6 +144,28 @@ public struct Expectation: Sendable {
         case alerts(fire: [String], othersSilent: Bool)
         /// At the end, the App stores exactly FakeUpstream's known answer.
         case knownAnswer
+        /// At the end of the window, the stored set is the one from before the run or the one the
+        /// upstream serves now, never a mix (an ambiguous commit must not half-apply).
+        case oldOrNew
+        /// Every retry FakeUpstream's journal shows after an answer with `Retry-After` (from a
+        /// behaviour of this run) came at least that long after it.
+        case retryAfterHonoured
+        /// One App metric sample, read every second, over the window.
+        case metric(sample: String, rule: MetricRule)
+    }
+
+    /// What a metric sample must do over a window.
+    public enum MetricRule: Sendable, Equatable {
+        /// Never above the bound.
+        case atMost(Double)
+        /// At or above the value at some second.
+        case reaches(Double)
+        /// Equal to the value at the window's last second.
+        case endsAt(Double)
+        /// Grows by at most this share from the window's first second to its last.
+        case growthAtMost(Double)
+        /// Grows by at least this much from the window's first second to its last.
+        case increasesBy(Double)
     }
 
     public var name: String

@@ -2,13 +2,18 @@
 enum ExpectationParser {
     static let checks = [
         "status_in", "retry_after_on", "min_success", "latency_at_most", "latency_at_least", "recovers_within",
-        "alerts", "known_answer",
+        "alerts", "known_answer", "stored_set", "retry_after_honoured", "metric",
     ]
+
+    /// The rules a `metric` expectation takes, one per item.
+    static let metricRules = ["at_most", "reaches", "ends_at", "growth_at_most", "increases_by"]
 
     static func parse(_ field: YAMLField, phases: [Phase]) throws -> [Expectation] {
         var expectations: [Expectation] = []
         for item in try field.sequence() {
-            let fields = try item.mapping(allowed: ["name", "phase", "requests", "when"] + Self.checks)
+            let fields = try item.mapping(
+                allowed: ["name", "phase", "requests", "when"] + Self.checks + Self.metricRules
+            )
             let given = Self.checks.filter { fields[$0] != nil }
             guard given.count == 1, let key = given.first, let value = fields[key] else {
                 throw item.fail(
@@ -25,7 +30,10 @@ enum ExpectationParser {
             guard ["always", "faults"].contains(when) else {
                 throw fields["when"]!.fail("`when` must be always or faults")
             }
-            let check = try self.check(key, value)
+            let check = try key == "metric" ? self.metric(value, fields) : self.check(key, value)
+            if key != "metric", let stray = Self.metricRules.first(where: { fields[$0] != nil }) {
+                throw fields[stray]!.fail("`\(stray)` belongs to a `metric` expectation")
+            }
             let window = phaseNames.contains("all") ? [] : phaseNames
             expectations.append(
                 Expectation(
@@ -51,6 +59,12 @@ enum ExpectationParser {
         case "known_answer":
             guard try value.bool() else { throw value.fail("`known_answer` can only be true") }
             return .knownAnswer
+        case "retry_after_honoured":
+            guard try value.bool() else { throw value.fail("`retry_after_honoured` can only be true") }
+            return .retryAfterHonoured
+        case "stored_set":
+            guard try value.string() == "old_or_new" else { throw value.fail("`stored_set` can only be old_or_new") }
+            return .oldOrNew
         default:
             let fields = try value.mapping(allowed: ["fire", "others"])
             let others = try fields["others"]?.string() ?? "silent"
@@ -61,6 +75,24 @@ enum ExpectationParser {
                 fire: try fields["fire"]?.list().map { try $0.string() } ?? [],
                 othersSilent: others == "silent"
             )
+        }
+    }
+
+    /// `metric: 'name{labels}'` with exactly one rule beside it.
+    private static func metric(_ value: YAMLField, _ fields: [String: YAMLField]) throws -> Expectation.Check {
+        let sample = try value.string()
+        let rules = Self.metricRules.filter { fields[$0] != nil }
+        guard rules.count == 1, let key = rules.first, let rule = fields[key] else {
+            throw value.fail(
+                "`metric` needs exactly one of \(Self.metricRules.map { "`\($0)`" }.joined(separator: ", "))"
+            )
+        }
+        switch key {
+        case "at_most": return .metric(sample: sample, rule: .atMost(try rule.number()))
+        case "reaches": return .metric(sample: sample, rule: .reaches(try rule.number()))
+        case "ends_at": return .metric(sample: sample, rule: .endsAt(try rule.number()))
+        case "growth_at_most": return .metric(sample: sample, rule: .growthAtMost(try rule.share()))
+        default: return .metric(sample: sample, rule: .increasesBy(try rule.number()))
         }
     }
 
@@ -75,6 +107,16 @@ enum ExpectationParser {
         }
         guard !bounds.isEmpty else { throw value.fail("`\(value.path)` needs a percentile such as p99") }
         return bounds
+    }
+
+    static func describe(_ rule: Expectation.MetricRule) -> String {
+        switch rule {
+        case .atMost(let bound): "≤ \(Format.number(bound))"
+        case .reaches(let value): "reaches \(Format.number(value))"
+        case .endsAt(let value): "ends at \(Format.number(value))"
+        case .growthAtMost(let share): "grows ≤ \(Format.percent(share))"
+        case .increasesBy(let amount): "grows by ≥ \(Format.number(amount))"
+        }
     }
 
     /// A name for an expectation the file did not name.
@@ -97,6 +139,9 @@ enum ExpectationParser {
                 (fire.isEmpty ? "no alert fires" : "\(fire.joined(separator: ", ")) fire")
                 + (silent && !fire.isEmpty ? ", others silent" : "")
         case .knownAnswer: what = "stored set is the known answer"
+        case .oldOrNew: what = "stored set is the old or the new one"
+        case .retryAfterHonoured: what = "retries wait for Retry-After"
+        case .metric(let sample, let rule): what = "\(sample) \(Self.describe(rule))"
         }
         return "\(what) (\(window))"
     }

@@ -90,7 +90,24 @@ public struct ScenarioRunner {
 
     private func execute(_ report: inout RunReport, timeline: inout Timeline) throws {
         let eventsBefore = (try? self.chaosEvents(after: 0).last?.id) ?? 0
-        let recorder = try MetricsRecorder(app: self.target.app, directory: "\(self.options.workDirectory)/prometheus")
+        let extra = Set(
+            self.scenario.expectations.compactMap { expectation -> String? in
+                guard case .metric(let sample, _) = expectation.check else { return nil }
+                return MetricKey.name(sample)
+            }
+        )
+        // The stored set before any fault, for `stored_set: old_or_new`.
+        let snapshotPhases = Set(
+            self.scenario.expectations.filter { $0.check == .oldOrNew }
+                .flatMap { $0.phases.isEmpty ? [self.scenario.phases.last?.name ?? ""] : $0.phases }
+        )
+        let old = snapshotPhases.isEmpty ? [] : try self.target.storedIDs()
+        var snapshots: [String: Observations.StoredSnapshot] = [:]
+        let recorder = try MetricsRecorder(
+            app: self.target.app,
+            extra: extra,
+            directory: "\(self.options.workDirectory)/prometheus"
+        )
         report.alertSource = recorder.source
         let schedule = LoadSchedule(load: self.scenario.load, duration: self.scenario.duration, seed: self.seed)
         let load = LoadGenerator(schedule: schedule, app: self.target.app)
@@ -98,8 +115,21 @@ public struct ScenarioRunner {
         let startTime = Date().timeIntervalSince1970
         load.start(at: start)
         var lastProgress = 0
+        var phasesEnded = 0
         while true {
             let now = LoadGenerator.seconds(start.duration(to: .now))
+            // Snapshots first: at a phase's end the stored set is read before its faults are undone.
+            while phasesEnded < self.scenario.phases.count && self.scenario.phases[phasesEnded].end <= now {
+                let phase = self.scenario.phases[phasesEnded].name
+                if snapshotPhases.contains(phase) {
+                    snapshots[phase] = .init(
+                        stored: (try? self.target.storedIDs()) ?? [],
+                        old: old,
+                        new: (try? self.target.upstreamSnapshot()) ?? []
+                    )
+                }
+                phasesEnded += 1
+            }
             timeline.advance(to: now, target: self.target)
             if now >= self.scenario.duration { break }
             if Int(now) > lastProgress {
@@ -125,9 +155,19 @@ public struct ScenarioRunner {
         } catch {
             unavailable = "\(error)"
         }
-        let stored = try? (ids: self.target.storedIDs(), expected: self.target.knownAnswer())
-        let outcomes = load.outcomes.sorted { $0.index < $1.index }
-        report.decisions = self.decisions(after: eventsBefore, since: startTime)
+        var observed = Observations()
+        observed.outcomes = load.outcomes.sorted { $0.index < $1.index }
+        observed.alerts = replay
+        observed.alertsUnavailable = unavailable
+        if let ids = try? self.target.storedIDs(), let expected = try? self.target.knownAnswer() {
+            observed.stored = .init(ids: ids, expected: expected)
+        }
+        observed.metrics = scrapes
+        observed.upstream = self.upstreamJournal(since: startTime)
+        observed.retryAfter = timeline.retryAfter
+        observed.snapshots = snapshots
+        let outcomes = observed.outcomes
+        report.decisions = self.decisions(after: eventsBefore, since: startTime, journal: observed.upstream)
         let explainer = Explainer(
             windows: timeline.windows,
             decisions: report.decisions,
@@ -147,14 +187,8 @@ public struct ScenarioRunner {
             replay.map { timeline in
                 Dictionary(uniqueKeysWithValues: timeline.alerts.map { ($0, timeline.seconds(of: $0)) })
             } ?? [:]
-        var expectations = Evaluator(
-            scenario: self.scenario,
-            outcomes: outcomes,
-            alerts: replay,
-            alertsUnavailable: unavailable,
-            stored: stored,
-            control: self.options.control
-        ).evaluate()
+        var expectations = Evaluator(scenario: self.scenario, observed: observed, control: self.options.control)
+            .evaluate()
         let unexplained = findings.filter { $0.cause == nil }
         expectations.append(
             .init(
@@ -207,16 +241,8 @@ public struct ScenarioRunner {
         ).events
     }
 
-    /// Chaos's decisions and FakeUpstream's behaviour-made answers during the run, in run seconds.
-    private func decisions(after event: Int, since start: Double) -> [RunReport.Decision] {
-        var decisions = ((try? self.chaosEvents(after: event)) ?? []).map {
-            RunReport.Decision(
-                source: "chaos:\($0.proxy)",
-                time: $0.time - start,
-                what: "\($0.toxic) connection \($0.connection)" + ($0.request > 0 ? " request \($0.request)" : ""),
-                outcome: $0.outcome
-            )
-        }
+    /// FakeUpstream's journal since `start`, in run seconds.
+    private func upstreamJournal(since start: Double) -> [Observations.UpstreamEntry] {
         struct Journal: Decodable {
             struct Entry: Decodable {
                 let time: Double
@@ -227,22 +253,45 @@ public struct ScenarioRunner {
             }
             let requests: [Entry]
         }
-        if let exchange = try? self.target.upstreamAdmin("GET", "/requests"),
+        guard let exchange = try? self.target.upstreamAdmin("GET", "/requests"),
             let journal = try? JSONDecoder().decode(Journal.self, from: Data(exchange.body))
-        {
-            for entry in journal.requests where entry.behavior != nil && entry.time >= start {
-                let query = entry.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
-                    separator: "&"
+        else { return [] }
+        return journal.requests.filter { $0.time >= start }.map { entry in
+            let query = entry.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+            return .init(
+                time: entry.time - start,
+                path: entry.path,
+                query: query,
+                status: entry.status,
+                behavior: entry.behavior
+            )
+        }
+    }
+
+    /// Chaos's decisions and FakeUpstream's behaviour-made answers during the run, in run seconds.
+    private func decisions(
+        after event: Int,
+        since start: Double,
+        journal: [Observations.UpstreamEntry]
+    ) -> [RunReport.Decision] {
+        var decisions = ((try? self.chaosEvents(after: event)) ?? []).map {
+            RunReport.Decision(
+                source: "chaos:\($0.proxy)",
+                time: $0.time - start,
+                what: "\($0.toxic) connection \($0.connection)" + ($0.request > 0 ? " request \($0.request)" : ""),
+                outcome: $0.outcome
+            )
+        }
+        for entry in journal {
+            guard let behavior = entry.behavior else { continue }
+            decisions.append(
+                .init(
+                    source: "upstream",
+                    time: entry.time,
+                    what: "\(entry.path)\(entry.query.isEmpty ? "" : "?\(entry.query)") by behaviour \(behavior)",
+                    outcome: "status \(entry.status)"
                 )
-                decisions.append(
-                    .init(
-                        source: "upstream",
-                        time: entry.time - start,
-                        what: "\(entry.path)\(query.isEmpty ? "" : "?\(query)") by behaviour \(entry.behavior ?? "")",
-                        outcome: "status \(entry.status)"
-                    )
-                )
-            }
+            )
         }
         return decisions.sorted { $0.time < $1.time }
     }

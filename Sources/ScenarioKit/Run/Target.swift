@@ -85,6 +85,27 @@ public struct Target: Sendable {
         ((self.json(try self.upstreamAdmin("GET", "/known-answer"))["ids"] as? [Int]) ?? []).sorted()
     }
 
+    /// What the App should store from the upstream as it answers now (Human, Alive, origin
+    /// `Earth (…)`), read page by page from FakeUpstream's API with its behaviours in force.
+    func upstreamSnapshot() throws -> [Int] {
+        var ids: [Int] = []
+        var page = 1
+        while page <= 10_000 {
+            let body = self.json(try self.http.get("\(self.fakeUpstream)/api/character?page=\(page)", timeout: 5))
+            for character in body["results"] as? [[String: Any]] ?? [] {
+                let origin = (character["origin"] as? [String: Any])?["name"] as? String ?? ""
+                if character["species"] as? String == "Human", character["status"] as? String == "Alive",
+                    origin.hasPrefix("Earth ("), origin.hasSuffix(")"), let id = character["id"] as? Int
+                {
+                    ids.append(id)
+                }
+            }
+            guard let info = body["info"] as? [String: Any], page < info["pages"] as? Int ?? 0 else { break }
+            page += 1
+        }
+        return ids.sorted()
+    }
+
     /// One App metric sample (`name{labels}` exactly as exposed), or nil when absent.
     func metric(_ sample: String) throws -> Double? {
         let text = String(decoding: try self.get("/metrics").body, as: UTF8.self)

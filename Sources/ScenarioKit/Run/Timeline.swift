@@ -16,6 +16,8 @@ struct Timeline {
 
     private var entries: [Entry]
     private(set) var records: [RunReport.StepRecord]
+    /// The `Retry-After` each FakeUpstream behaviour of this run scripted, by behaviour id.
+    private(set) var retryAfter: [String: String] = [:]
 
     init(scenario: Scenario) {
         self.entries = scenario.phases.flatMap { phase in
@@ -109,6 +111,10 @@ struct Timeline {
                     throw RunFailure("FakeUpstream returned no behaviour id")
                 }
                 self.entries[index].undo = ("DELETE", "/behaviors/\(id)", nil, false)
+                let headers = (created["action"] as? [String: Any])?["headers"] as? [String: String] ?? [:]
+                if let value = headers.first(where: { $0.key.lowercased() == "retry-after" })?.value {
+                    self.retryAfter[id] = value
+                }
             }
             self.records[index].applied = "ok"
         } catch {
