@@ -38,9 +38,9 @@ python3 scripts/check-ops.py
 echo "==> Helm chart: helm lint --strict, three renders valid for the Kind cluster's Kubernetes, rules, dashboard, refusals"
 python3 scripts/check-chart.py
 
-echo "==> workflows: actionlint (with shellcheck), yamllint"
+echo "==> workflows and scenario files: actionlint (with shellcheck), yamllint"
 actionlint
-yamllint --strict .github kind .yamllint.yaml
+yamllint --strict .github kind .yamllint.yaml ops/scenarios
 
 echo "==> shellcheck"
 shellcheck scripts/*.sh scripts/lab .ci/run kind/e2e.sh
@@ -62,6 +62,9 @@ if grep -E "^$(pwd)/(Sources|Tests)/.*: warning:" "$log"; then
     echo "test.sh: the build has warnings in our code (above); they count as errors" >&2
     exit 1
 fi
+
+echo "==> scenario files: lab scenario check (schema, times, alert names and whether they can fire in time)"
+"$(swift build --show-bin-path)/lab" scenario check
 
 echo "==> the image's binaries: swift build -c release --static-swift-stdlib (as the Dockerfile), ldd vs the runtime packages, hadolint"
 if ! swift build -c release --static-swift-stdlib --scratch-path .build-image >"$log" 2>&1; then

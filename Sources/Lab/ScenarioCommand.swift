@@ -38,15 +38,19 @@ struct ScenarioPaths: ParsableArguments {
     var directory: String { self.scenariosDir ?? self.find("ops/scenarios") }
     var rulesFile: String { self.rules ?? self.find("ops/alerts/rules.yaml") }
 
-    /// A file path as given, or the file a scenario name stands for.
+    /// A file path as given, or the file a scenario name (`database-cut`, `opt-in/soak`) stands for.
     func file(_ nameOrPath: String) -> String {
-        if nameOrPath.hasSuffix(".yaml") || nameOrPath.contains("/") { return nameOrPath }
+        if nameOrPath.hasSuffix(".yaml") || FileManager.default.fileExists(atPath: nameOrPath) { return nameOrPath }
         return "\(self.directory)/\(nameOrPath).yaml"
     }
 
-    func allFiles() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: self.directory)) ?? []
-        return names.filter { $0.hasSuffix(".yaml") }.sorted().map { "\(self.directory)/\($0)" }
+    /// The catalogue's files: those the default runs take, then the opt-in ones (`opt-in/`).
+    func allFiles(optIn: Bool = false) -> [String] {
+        func files(in folder: String) -> [String] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return names.filter { $0.hasSuffix(".yaml") }.sorted().map { "\(folder)/\($0)" }
+        }
+        return files(in: self.directory) + (optIn ? files(in: "\(self.directory)/opt-in") : [])
     }
 }
 
@@ -56,7 +60,7 @@ extension ScenarioCommand {
         @OptionGroup var paths: ScenarioPaths
 
         func run() throws {
-            let files = self.paths.allFiles()
+            let files = self.paths.allFiles(optIn: true)
             guard !files.isEmpty else {
                 say("lab: no scenario files in \(self.paths.directory)")
                 throw ExitCode(2)
@@ -65,8 +69,9 @@ extension ScenarioCommand {
                 do {
                     let scenario = try ScenarioParser.load(path: file)
                     let seconds = Format.number(scenario.duration)
+                    let name = file.contains("/opt-in/") ? "opt-in/\(scenario.name)" : scenario.name
                     say(
-                        "\(scenario.name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(seconds.padding(toLength: 5, withPad: " ", startingAt: 0)) s  \(scenario.title)"
+                        "\(name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(seconds.padding(toLength: 5, withPad: " ", startingAt: 0)) s  \(scenario.title)"
                     )
                 } catch {
                     say("\(URL(fileURLWithPath: file).lastPathComponent): INVALID \(error)")
@@ -80,7 +85,8 @@ extension ScenarioCommand {
             abstract: "Validate scenario files without running them (exit 0 when all are valid, 2 otherwise)."
         )
         @OptionGroup var paths: ScenarioPaths
-        @Argument(help: "Scenario names or files (default: every file in the catalogue).") var scenarios: [String] = []
+        @Argument(help: "Scenario names or files (default: every file in the catalogue, opt-in ones too).")
+        var scenarios: [String] = []
 
         func run() throws {
             let rules: [ScenarioChecker.AlertRule]
@@ -89,7 +95,8 @@ extension ScenarioCommand {
                 throw ExitCode(2)
             }
             var invalid = 0
-            for file in self.scenarios.isEmpty ? self.paths.allFiles() : self.scenarios.map(self.paths.file) {
+            for file in self.scenarios.isEmpty ? self.paths.allFiles(optIn: true) : self.scenarios.map(self.paths.file)
+            {
                 do {
                     let problems = ScenarioChecker.problems(try ScenarioParser.load(path: file), rules: rules)
                     for problem in problems { say(problem) }

@@ -15,7 +15,10 @@ extension ScenarioTests {
 
     /// Runs `lab scenario run ARGUMENTS` against `lab` (nil: on a lab of the runner's own); the
     /// exit status and the reports' summary.
-    private func scenario(_ arguments: [String], lab: LabEndpoints?) async throws -> (status: Int32?, summary: String) {
+    private func scenario(
+        _ arguments: [String],
+        lab: LabEndpoints?
+    ) async throws -> (status: Int32?, summary: String, decisions: [String: String]) {
         let reports = NSTemporaryDirectory() + "rm-e2e-reports-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: reports) }
         var command = ["\(BackgroundProcess.binaries)/lab", "scenario", "run"] + arguments
@@ -32,7 +35,19 @@ extension ScenarioTests {
         let summaries = ((try? FileManager.default.subpathsOfDirectory(atPath: reports)) ?? [])
             .filter { $0.hasSuffix("summary.md") }.sorted()
             .compactMap { try? String(contentsOfFile: "\(reports)/\($0)", encoding: .utf8) }
-        return (status, summaries.isEmpty ? process.log.suffix(3000).description : summaries.joined(separator: "\n"))
+        // A single scenario's journal is in the folder itself: its decisions, as what → outcome.
+        var decisions: [String: String] = [:]
+        if let data = FileManager.default.contents(atPath: "\(reports)/journal.json"),
+            let journal = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        {
+            for decision in journal["decisions"] as? [[String: Any]] ?? [] {
+                if let what = decision["what"] as? String, let outcome = decision["outcome"] as? String {
+                    decisions[what] = outcome
+                }
+            }
+        }
+        let summary = summaries.isEmpty ? process.log.suffix(3000).description : summaries.joined(separator: "\n")
+        return (status, summary, decisions)
     }
 
     @Test("the scenario catalogue: every file holds through the runner, and so does its --control")
@@ -100,5 +115,38 @@ extension ScenarioTests {
         let broken = try await self.scenario(["\(folder)/broken.yaml"], lab: lab)
         #expect(broken.status == 2, "a bad file cannot run: \(broken.summary)")
         #expect(broken.summary.contains("broken.yaml:2: not valid YAML"), "\(broken.summary)")
+    }
+
+    @Test("replay: the same seed and file make the same fault decisions; another seed makes others")
+    func replay() async throws {
+        let lab = try LabEndpoints.lab
+        try await lab.restore()
+        let folder = NSTemporaryDirectory() + "rm-e2e-replay-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // Half of the upstream proxy's connections get 1 ms of latency: one decision per
+        // connection, and the App opens one per upstream request (a refresh is 42 of them).
+        try """
+        title: replay
+        duration: 14s
+        load: {rate: 5, mix: [{name: cached, path: "/characters?page=1&page_size=10"}]}
+        timeline:
+          - phase: sampled
+            steps:
+              - toxic: {proxy: upstream, type: latency, toxicity: 0.5, attributes: {latency: 1}}
+        expect: []
+        """.write(toFile: "\(folder)/replay.yaml", atomically: true, encoding: .utf8)
+        let first = try await self.scenario(["\(folder)/replay.yaml", "--seed", "5"], lab: lab)
+        let second = try await self.scenario(["\(folder)/replay.yaml", "--seed", "5"], lab: lab)
+        let other = try await self.scenario(["\(folder)/replay.yaml", "--seed", "6"], lab: lab)
+        #expect([first.status, second.status, other.status] == [0, 0, 0], "\(first.summary)")
+        let common = Set(first.decisions.keys).intersection(second.decisions.keys)
+        #expect(common.count >= 20, "decisions made in both runs: \(common.count)")
+        let differing = common.filter { first.decisions[$0] != second.decisions[$0] }
+        #expect(differing.isEmpty, "same seed, other outcomes: \(differing.sorted().prefix(5))")
+        #expect(Set(common.compactMap { first.decisions[$0] }) == ["applied", "skipped"], "both outcomes occur")
+        let shared = Set(first.decisions.keys).intersection(other.decisions.keys)
+        #expect(shared.contains { first.decisions[$0] != other.decisions[$0] }, "another seed decides otherwise")
+        try await lab.restore()
     }
 }

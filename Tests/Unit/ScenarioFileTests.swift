@@ -184,8 +184,11 @@ struct ScenarioFileTests {
         let directory = root.appendingPathComponent("ops/scenarios").path
         let rules = try ScenarioChecker.alertRules(path: root.appendingPathComponent("ops/alerts/rules.yaml").path)
         #expect(rules.contains(ScenarioChecker.AlertRule(name: "DatabaseDown", holdFor: 60)))
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
-        #expect(files.count >= 5)
+        let optIn = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/opt-in")
+            .filter { $0.hasSuffix(".yaml") }.map { "opt-in/\($0)" }
+        let files =
+            try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") } + optIn
+        #expect(files.count >= 9 && optIn.contains("opt-in/soak.yaml"))
         for file in files {
             let scenario = try ScenarioParser.load(path: "\(directory)/\(file)")
             #expect(ScenarioChecker.problems(scenario, rules: rules).isEmpty, "\(file)")

@@ -60,6 +60,14 @@ public final class MetricsRecorder: Sendable {
         thread.start()
     }
 
+    /// The recording so far, without stopping (for the live alert line).
+    public func snapshot() -> [[String: Double]] {
+        if let prometheus {
+            return (try? prometheus.series(self.names, from: self.started, to: Date().timeIntervalSince1970)) ?? []
+        }
+        return self.scrapes.withLock { $0 }
+    }
+
     /// Stops recording and returns the recording.
     public func stop() throws -> [[String: Double]] {
         if let prometheus {

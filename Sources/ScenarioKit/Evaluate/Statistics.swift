@@ -50,7 +50,8 @@ enum Statistics {
 
 /// The one-second progress line on the terminal.
 enum Progress {
-    static func line(scenario: Scenario, now: Double, load: LoadGenerator, timeline: Timeline) -> String {
+    static func line(scenario: Scenario, now: Double, load: LoadGenerator, timeline: Timeline, alerts: String) -> String
+    {
         let recent = load.outcomes(since: now - 1)
         let failed = recent.filter { !$0.succeeded }.count
         let p99 = recent.isEmpty ? "-" : Format.seconds(Evaluator.percentile(Evaluator.histogram(recent), 99))
@@ -58,6 +59,6 @@ enum Progress {
         let errors = recent.isEmpty ? "-" : Format.percent(Double(failed) / Double(recent.count))
         let faults = timeline.active.isEmpty ? "none" : timeline.active.joined(separator: ", ")
         return
-            "  [\(phase)] \(Int(now))/\(Int(scenario.duration)) s  \(recent.count) req/s  errors \(errors)  p99 \(p99)  faults: \(faults)"
+            "  [\(phase)] \(Int(now))/\(Int(scenario.duration)) s  \(recent.count) req/s  errors \(errors)  p99 \(p99)  faults: \(faults)  alerts: \(alerts)"
     }
 }

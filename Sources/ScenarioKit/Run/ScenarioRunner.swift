@@ -88,6 +88,7 @@ public struct ScenarioRunner {
         }
     }
 
+    /// Records, loads and runs the timeline, then judges what was observed.
     private func execute(_ report: inout RunReport, timeline: inout Timeline) throws {
         let eventsBefore = (try? self.chaosEvents(after: 0).last?.id) ?? 0
         let extra = Set(
@@ -96,6 +97,60 @@ public struct ScenarioRunner {
                 return MetricKey.name(sample)
             }
         )
+        let recorder = try MetricsRecorder(
+            app: self.target.app,
+            extra: extra,
+            directory: "\(self.options.workDirectory)/prometheus"
+        )
+        report.alertSource = recorder.source
+        let load = LoadGenerator(
+            schedule: LoadSchedule(load: self.scenario.load, duration: self.scenario.duration, seed: self.seed),
+            app: self.target.app
+        )
+        let startTime = Date().timeIntervalSince1970
+        // Replays of the recording so far, for the progress line: often enough to follow, rarely
+        // enough to stay cheap on long runs (promtool evaluates the whole recording each time).
+        let live = LiveAlerts(
+            recorder: recorder,
+            rules: self.options.rules,
+            directory: "\(self.options.workDirectory)/live",
+            interval: max(5, self.scenario.duration / 30)
+        )
+        let snapshots: [String: Observations.StoredSnapshot]
+        do {
+            defer { live.stop() }
+            snapshots = try self.drive(load, timeline: &timeline, live: live)
+        }
+        report.steadyStates.after = SteadyStateProbe(target: self.target).check(self.scenario.steadyState)
+
+        var observed = Observations()
+        observed.metrics = try recorder.stop()
+        do {
+            observed.alerts = try AlertReplay.run(
+                observed.metrics,
+                rules: self.options.rules,
+                directory: self.options.workDirectory
+            )
+        } catch {
+            observed.alertsUnavailable = "\(error)"
+        }
+        observed.outcomes = load.outcomes.sorted { $0.index < $1.index }
+        if let ids = try? self.target.storedIDs(), let expected = try? self.target.knownAnswer() {
+            observed.stored = .init(ids: ids, expected: expected)
+        }
+        observed.upstream = self.upstreamJournal(since: startTime)
+        observed.retryAfter = timeline.retryAfter
+        observed.snapshots = snapshots
+        report.decisions = self.decisions(after: eventsBefore, since: startTime, journal: observed.upstream)
+        self.judge(&report, observed: observed, timeline: timeline)
+    }
+
+    /// Runs the load and the timeline to the end; the stored-set snapshots the expectations need.
+    private func drive(
+        _ load: LoadGenerator,
+        timeline: inout Timeline,
+        live: LiveAlerts
+    ) throws -> [String: Observations.StoredSnapshot] {
         // The stored set before any fault, for `stored_set: old_or_new`.
         let snapshotPhases = Set(
             self.scenario.expectations.filter { $0.check == .oldOrNew }
@@ -103,16 +158,7 @@ public struct ScenarioRunner {
         )
         let old = snapshotPhases.isEmpty ? [] : try self.target.storedIDs()
         var snapshots: [String: Observations.StoredSnapshot] = [:]
-        let recorder = try MetricsRecorder(
-            app: self.target.app,
-            extra: extra,
-            directory: "\(self.options.workDirectory)/prometheus"
-        )
-        report.alertSource = recorder.source
-        let schedule = LoadSchedule(load: self.scenario.load, duration: self.scenario.duration, seed: self.seed)
-        let load = LoadGenerator(schedule: schedule, app: self.target.app)
         let start = ContinuousClock.now
-        let startTime = Date().timeIntervalSince1970
         load.start(at: start)
         var lastProgress = 0
         var phasesEnded = 0
@@ -134,73 +180,50 @@ public struct ScenarioRunner {
             if now >= self.scenario.duration { break }
             if Int(now) > lastProgress {
                 lastProgress = Int(now)
-                self.options.progress(Progress.line(scenario: self.scenario, now: now, load: load, timeline: timeline))
+                self.options.progress(
+                    Progress.line(scenario: self.scenario, now: now, load: load, timeline: timeline, alerts: live.line)
+                )
             }
-            let next = min(
-                timeline.nextTime ?? self.scenario.duration,
-                Double(lastProgress + 1),
-                self.scenario.duration
-            )
+            let next = min(timeline.nextTime ?? self.scenario.duration, Double(lastProgress + 1))
             if next > now { Thread.sleep(forTimeInterval: min(0.05, next - now)) }
         }
         load.stop()
         timeline.undoAll(at: LoadGenerator.seconds(start.duration(to: .now)), target: self.target)
-        report.steadyStates.after = SteadyStateProbe(target: self.target).check(self.scenario.steadyState)
-        let scrapes = try recorder.stop()
+        return snapshots
+    }
 
-        var replay: AlertReplay.Timeline?
-        var unavailable: String?
-        do {
-            replay = try AlertReplay.run(scrapes, rules: self.options.rules, directory: self.options.workDirectory)
-        } catch {
-            unavailable = "\(error)"
-        }
-        var observed = Observations()
-        observed.outcomes = load.outcomes.sorted { $0.index < $1.index }
-        observed.alerts = replay
-        observed.alertsUnavailable = unavailable
-        if let ids = try? self.target.storedIDs(), let expected = try? self.target.knownAnswer() {
-            observed.stored = .init(ids: ids, expected: expected)
-        }
-        observed.metrics = scrapes
-        observed.upstream = self.upstreamJournal(since: startTime)
-        observed.retryAfter = timeline.retryAfter
-        observed.snapshots = snapshots
-        let outcomes = observed.outcomes
-        report.decisions = self.decisions(after: eventsBefore, since: startTime, journal: observed.upstream)
+    /// The statistics, the explanations and every verdict, into the report.
+    private func judge(_ report: inout RunReport, observed: Observations, timeline: Timeline) {
         let explainer = Explainer(
             windows: timeline.windows,
             decisions: report.decisions,
             settle: self.scenario.load.settle,
             slow: self.scenario.load.slow
         )
-        let findings = explainer.findings(outcomes)
+        let findings = explainer.findings(observed.outcomes)
+        let unexplained = findings.filter { $0.cause == nil }
         report.phases = Statistics.phases(
             self.scenario,
-            outcomes: outcomes,
+            outcomes: observed.outcomes,
             findings: findings,
             records: timeline.records
         )
-        report.seconds = Statistics.seconds(outcomes, duration: self.scenario.duration)
-        report.unexplained = Array(findings.filter { $0.cause == nil }.prefix(50))
-        report.alerts =
-            replay.map { timeline in
-                Dictionary(uniqueKeysWithValues: timeline.alerts.map { ($0, timeline.seconds(of: $0)) })
-            } ?? [:]
-        var expectations = Evaluator(scenario: self.scenario, observed: observed, control: self.options.control)
-            .evaluate()
-        let unexplained = findings.filter { $0.cause == nil }
-        expectations.append(
-            .init(
-                name: "every failed or slow request is explained by a fault",
-                window: "whole run",
-                verdict: unexplained.isEmpty ? "passed" : "failed",
-                observed: "\(findings.count - unexplained.count) of \(findings.count) explained",
-                margin: unexplained.isEmpty
-                    ? "" : "\(unexplained.count) unexplained (see `unexplained` in journal.json)"
-            )
-        )
-        report.expectations = expectations
+        report.seconds = Statistics.seconds(observed.outcomes, duration: self.scenario.duration)
+        report.unexplained = Array(unexplained.prefix(50))
+        if let alerts = observed.alerts {
+            report.alerts = Dictionary(uniqueKeysWithValues: alerts.alerts.map { ($0, alerts.seconds(of: $0)) })
+        }
+        report.expectations =
+            Evaluator(scenario: self.scenario, observed: observed, control: self.options.control).evaluate() + [
+                .init(
+                    name: "every failed or slow request is explained by a fault",
+                    window: "whole run",
+                    verdict: unexplained.isEmpty ? "passed" : "failed",
+                    observed: "\(findings.count - unexplained.count) of \(findings.count) explained",
+                    margin: unexplained.isEmpty
+                        ? "" : "\(unexplained.count) unexplained (see `unexplained` in journal.json)"
+                )
+            ]
     }
 
     /// Undoes whatever the timeline left applied, then resets Chaos and FakeUpstream's behaviours
@@ -221,79 +244,6 @@ public struct ScenarioRunner {
         attempt("chaos: POST /reset (every proxy enabled, no toxics)") { try self.target.chaos("POST", "/reset") }
         attempt("fake-upstream: DELETE /__admin/behaviors") { try self.target.upstreamAdmin("DELETE", "/behaviors") }
         return rollbacks
-    }
-
-    private struct ChaosEvent: Decodable {
-        let id: Int
-        let time: Double
-        let proxy: String
-        let toxic: String
-        let connection: Int
-        let request: Int
-        let outcome: String
-    }
-
-    private func chaosEvents(after: Int) throws -> [ChaosEvent] {
-        struct Page: Decodable { let events: [ChaosEvent] }
-        return try JSONDecoder().decode(
-            Page.self,
-            from: Data(try self.target.chaos("GET", "/events?after=\(after)").body)
-        ).events
-    }
-
-    /// FakeUpstream's journal since `start`, in run seconds.
-    private func upstreamJournal(since start: Double) -> [Observations.UpstreamEntry] {
-        struct Journal: Decodable {
-            struct Entry: Decodable {
-                let time: Double
-                let path: String
-                let query: [String: String]
-                let status: Int
-                let behavior: String?
-            }
-            let requests: [Entry]
-        }
-        guard let exchange = try? self.target.upstreamAdmin("GET", "/requests"),
-            let journal = try? JSONDecoder().decode(Journal.self, from: Data(exchange.body))
-        else { return [] }
-        return journal.requests.filter { $0.time >= start }.map { entry in
-            let query = entry.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
-            return .init(
-                time: entry.time - start,
-                path: entry.path,
-                query: query,
-                status: entry.status,
-                behavior: entry.behavior
-            )
-        }
-    }
-
-    /// Chaos's decisions and FakeUpstream's behaviour-made answers during the run, in run seconds.
-    private func decisions(
-        after event: Int,
-        since start: Double,
-        journal: [Observations.UpstreamEntry]
-    ) -> [RunReport.Decision] {
-        var decisions = ((try? self.chaosEvents(after: event)) ?? []).map {
-            RunReport.Decision(
-                source: "chaos:\($0.proxy)",
-                time: $0.time - start,
-                what: "\($0.toxic) connection \($0.connection)" + ($0.request > 0 ? " request \($0.request)" : ""),
-                outcome: $0.outcome
-            )
-        }
-        for entry in journal {
-            guard let behavior = entry.behavior else { continue }
-            decisions.append(
-                .init(
-                    source: "upstream",
-                    time: entry.time,
-                    what: "\(entry.path)\(entry.query.isEmpty ? "" : "?\(entry.query)") by behaviour \(behavior)",
-                    outcome: "status \(entry.status)"
-                )
-            )
-        }
-        return decisions.sorted { $0.time < $1.time }
     }
 
     private func emptyReport() -> RunReport {

@@ -1,0 +1,78 @@
+import Foundation
+import Native
+
+/// What Chaos and FakeUpstream wrote down during a run: the fault decisions and the requests.
+extension ScenarioRunner {
+    struct ChaosEvent: Decodable {
+        let id: Int
+        let time: Double
+        let proxy: String
+        let toxic: String
+        let connection: Int
+        let request: Int
+        let outcome: String
+    }
+
+    func chaosEvents(after: Int) throws -> [ChaosEvent] {
+        struct Page: Decodable { let events: [ChaosEvent] }
+        return try JSONDecoder().decode(
+            Page.self,
+            from: Data(try self.target.chaos("GET", "/events?after=\(after)").body)
+        ).events
+    }
+
+    /// FakeUpstream's journal since `start`, in run seconds.
+    func upstreamJournal(since start: Double) -> [Observations.UpstreamEntry] {
+        struct Journal: Decodable {
+            struct Entry: Decodable {
+                let time: Double
+                let path: String
+                let query: [String: String]
+                let status: Int
+                let behavior: String?
+            }
+            let requests: [Entry]
+        }
+        guard let exchange = try? self.target.upstreamAdmin("GET", "/requests"),
+            let journal = try? JSONDecoder().decode(Journal.self, from: Data(exchange.body))
+        else { return [] }
+        return journal.requests.filter { $0.time >= start }.map { entry in
+            let query = entry.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+            return .init(
+                time: entry.time - start,
+                path: entry.path,
+                query: query,
+                status: entry.status,
+                behavior: entry.behavior
+            )
+        }
+    }
+
+    /// Chaos's decisions and FakeUpstream's behaviour-made answers during the run, in run seconds.
+    func decisions(
+        after event: Int,
+        since start: Double,
+        journal: [Observations.UpstreamEntry]
+    ) -> [RunReport.Decision] {
+        var decisions = ((try? self.chaosEvents(after: event)) ?? []).map {
+            RunReport.Decision(
+                source: "chaos:\($0.proxy)",
+                time: $0.time - start,
+                what: "\($0.toxic) connection \($0.connection)" + ($0.request > 0 ? " request \($0.request)" : ""),
+                outcome: $0.outcome
+            )
+        }
+        for entry in journal {
+            guard let behavior = entry.behavior else { continue }
+            decisions.append(
+                .init(
+                    source: "upstream",
+                    time: entry.time,
+                    what: "\(entry.path)\(entry.query.isEmpty ? "" : "?\(entry.query)") by behaviour \(behavior)",
+                    outcome: "status \(entry.status)"
+                )
+            )
+        }
+        return decisions.sorted { $0.time < $1.time }
+    }
+}
