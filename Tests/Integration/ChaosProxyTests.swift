@@ -66,6 +66,30 @@ extension Integration {
             }
         }
 
+        @Test("disabling a proxy while clients keep connecting leaves no connection relaying", .timeLimit(.minutes(1)))
+        func disableUnderConnects() async throws {
+            let echo = try await EchoServer()
+            try await Harness.withChaos { chaos in
+                let port = try await Harness.createProxy(chaos, name: "echo", upstreamPort: echo.port)
+                // Four threads connect as fast as they can, each keeping its last 16 connections,
+                // so the disable below lands among connections being accepted and relayed.
+                let clients = Connectors(threads: 4, keep: 16, port: port)
+                #expect(await eventually { clients.opened >= 400 })
+                let disabled = try await Harness.send(.POST, "\(chaos)/proxies/echo", #"{"enabled":false}"#)
+                #expect(disabled.status == 200)
+                let held = await clients.stop()
+                #expect(clients.opened >= 400 && !held.isEmpty)
+                // Every connection left is dead: none echoes a byte any more.
+                var relaying = 0
+                for probe in held {
+                    guard (try? probe.send("ping")) != nil else { continue }
+                    if probe.receive(upTo: 4, wait: .seconds(1)).bytes == Array("ping".utf8) { relaying += 1 }
+                }
+                #expect(relaying == 0, "\(relaying) of \(held.count) connections still relay after the disable")
+            }
+            await echo.stop()
+        }
+
         @Test("a PostgreSQL connection through the proxy works, and disabling the proxy drops it")
         func postgresThroughProxy() async throws {
             try await withPostgres { server in

@@ -18,6 +18,10 @@ public final class Proxy: Sendable {
         var listen: String
         var upstream: String
         var enabled = false
+        /// Whether a connection the listener hands over is relayed: set before the bind, cleared
+        /// by `stop()` in the same step that takes the links to close, so a connection accepted
+        /// while the listener closes is refused instead of relaying past the disable.
+        var accepting = false
         var server: (any Channel)?
         var links: [Int: NIOLoopBound<Link>] = [:]
         var nextLink = 1
@@ -166,6 +170,7 @@ public final class Proxy: Sendable {
     public func start() async throws {
         let (host, port) = try Self.split(self.listen)
         let server: any Channel
+        self.state.withLock { $0.accepting = true }
         do {
             server = try await ServerBootstrap(group: self.group)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -175,6 +180,7 @@ public final class Proxy: Sendable {
                 .bind(host: host, port: port)
                 .get()
         } catch {
+            self.state.withLock { $0.accepting = false }
             if let sentence = BindFailure.explain(error, host: host, port: port, setting: "another listen address") {
                 throw StartError(description: sentence, isAddressConflict: true)
             }
@@ -192,6 +198,7 @@ public final class Proxy: Sendable {
     public func stop() async {
         let (server, links) = self.state.withLock { state in
             state.enabled = false
+            state.accepting = false
             defer {
                 state.server = nil
                 state.links.removeAll()
@@ -223,12 +230,15 @@ public final class Proxy: Sendable {
     private func relay(_ client: any Channel) -> EventLoopFuture<Void> {
         let upstream = self.upstream
         guard let (host, port) = try? Self.split(upstream) else { return client.close() }
-        let id = self.state.withLock { state in
-            defer { state.nextLink += 1 }
-            return state.nextLink
+        let link: Link? = self.state.withLock { state in
+            guard state.accepting else { return nil }
+            let link = Link(id: state.nextLink, proxy: self, client: client)
+            state.links[link.id] = NIOLoopBound(link, eventLoop: client.eventLoop)
+            state.nextLink += 1
+            return link
         }
-        let link = Link(id: id, proxy: self, client: client)
-        self.state.withLock { $0.links[id] = NIOLoopBound(link, eventLoop: client.eventLoop) }
+        guard let link else { return client.close() }
+        let id = link.id
         self.series.connections.increment()
         self.series.active.increment()
         client.closeFuture.whenComplete { _ in
@@ -241,6 +251,12 @@ public final class Proxy: Sendable {
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port)
             .flatMapThrowing { server in
+                // Gone while the upstream connection was being made (the client left, or the
+                // proxy was disabled): the upstream connection goes too.
+                guard self.state.withLock({ $0.links[id] != nil }) else {
+                    server.close(promise: nil)
+                    return
+                }
                 // Each channel: the toxics for bytes written into it, then its half of the glue.
                 let link = bound.value
                 let (toServer, toClient) = GlueHandler.makePair()

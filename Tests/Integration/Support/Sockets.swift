@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 import SystemSupport
 import TestSupport
 
@@ -10,7 +11,7 @@ import Glibc
 
 /// A blocking TCP client for measuring what a client of the proxy sees: bytes, timing, and how
 /// the connection ended (FIN, RST or still open).
-final class TCPProbe {
+final class TCPProbe: Sendable {
     private let fd: Int32
 
     enum End: Equatable {
@@ -111,5 +112,42 @@ final class EchoServer: Sendable {
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if case .some(.inputClosed) = event as? ChannelEvent { context.close(promise: nil) }
         }
+    }
+}
+
+/// Threads that connect to 127.0.0.1:`port` in a loop, each keeping its last `keep` connections
+/// open (older ones close), until `stop()`; refused connections are counted and skipped.
+final class Connectors: Sendable {
+    private let held = Mutex<[TCPProbe]>([])
+    private let count = Atomic<Int>(0)
+    private let running = Atomic<Bool>(true)
+    private let finished = Atomic<Int>(0)
+    private let threads: Int
+
+    init(threads: Int, keep: Int, port: Int) {
+        self.threads = threads
+        for _ in 0..<threads {
+            Thread {
+                var mine: [TCPProbe] = []
+                while self.running.load(ordering: .relaxed) {
+                    guard let probe = try? TCPProbe(port: port) else { continue }
+                    self.count.add(1, ordering: .relaxed)
+                    mine.append(probe)
+                    if mine.count > keep { mine.removeFirst() }
+                }
+                self.held.withLock { $0 += mine }
+                self.finished.add(1, ordering: .releasing)
+            }.start()
+        }
+    }
+
+    /// Connections made so far.
+    var opened: Int { self.count.load(ordering: .relaxed) }
+
+    /// Stops the threads and returns the connections they still hold.
+    func stop() async -> [TCPProbe] {
+        self.running.store(false, ordering: .relaxed)
+        _ = await eventually { self.finished.load(ordering: .acquiring) == self.threads }
+        return self.held.withLock { $0 }
     }
 }
