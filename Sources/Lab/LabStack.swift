@@ -183,7 +183,7 @@ final class LabStack {
         // Lab defaults make refreshes and probes observable within seconds; the caller's
         // environment overrides them, and every other App variable passes through.
         var environment = [
-            "REFRESH_INTERVAL": "10", "UPSTREAM_PROBE_INTERVAL": "2", "MAX_RETRY_AFTER": "5",
+            "REFRESH_INTERVAL": "10", "UPSTREAM_PROBE_INTERVAL": "2", "MAX_RETRY_AFTER": "5", "REQUEST_TIMEOUT": "2",
         ].filter { ProcessInfo.processInfo.environment[$0.key] == nil }
         try self.refresh(&ports.app, requested: self.options.appPort)
         environment["DATABASE_URL"] = databaseURL

@@ -141,6 +141,7 @@ extension ScenarioCommand {
         }
 
         func run() throws {
+            Interruption.install()
             var loaded: [Scenario] = []
             for name in self.scenarios {
                 do { loaded.append(try ScenarioParser.load(path: self.paths.file(name))) } catch {
@@ -168,6 +169,10 @@ extension ScenarioCommand {
             let stamp = Self.stamp()
             var reports: [RunReport] = []
             for scenario in loaded {
+                if let reason = Interruption.reason {
+                    say("lab: \(reason): scenario \(scenario.name) and any after it not run")
+                    break
+                }
                 let folderName = scenario.name + (self.control ? "-control" : "")
                 let folder =
                     self.reportDir.map { loaded.count == 1 ? $0 : "\($0)/\(folderName)" }
@@ -206,7 +211,7 @@ extension ScenarioCommand {
                     encoding: .utf8
                 )
             }
-            let code = reports.map(\.exitCode).max() ?? 0
+            let code = Interruption.signal != nil ? 2 : reports.map(\.exitCode).max() ?? 0
             if code != 0 { throw ExitCode(code) }
         }
 
@@ -265,6 +270,10 @@ struct OwnLab {
             if let status = Spawn.exited(pid) {
                 let log = (try? String(contentsOfFile: "\(state)/lab.log", encoding: .utf8)) ?? ""
                 throw LabError("the lab exited with status \(status) before it was ready:\n\(log.suffix(1500))")
+            }
+            if let reason = Interruption.reason {
+                OwnLab(target: Target(app: "", chaos: "", fakeUpstream: ""), pid: pid, state: state).stop()
+                throw LabError("\(reason) while the lab was starting")
             }
             usleep(200_000)
         }

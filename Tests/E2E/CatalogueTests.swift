@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import TestSupport
 import Testing
 
@@ -19,8 +20,13 @@ extension ScenarioTests {
         _ arguments: [String],
         lab: LabEndpoints?
     ) async throws -> (status: Int32?, summary: String, decisions: [String: String]) {
+        let (process, reports) = try self.startScenario(arguments, lab: lab)
+        return try await self.finish(process, reports: reports)
+    }
+
+    /// Starts `lab scenario run ARGUMENTS`; the process and its report folder.
+    private func startScenario(_ arguments: [String], lab: LabEndpoints?) throws -> (BackgroundProcess, String) {
         let reports = NSTemporaryDirectory() + "rm-e2e-reports-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: reports) }
         var command = ["\(BackgroundProcess.binaries)/lab", "scenario", "run"] + arguments
         if let lab {
             command += ["--app-url", lab.app, "--chaos-url", lab.chaos, "--fake-upstream-url", lab.fakeUpstream]
@@ -29,8 +35,19 @@ extension ScenarioTests {
         command += [
             "--report-dir", reports, "--rules", Self.repository.appendingPathComponent("ops/alerts/rules.yaml").path,
         ]
-        let process = try BackgroundProcess(command)
-        defer { process.cleanUp() }
+        return (try BackgroundProcess(command), reports)
+    }
+
+    /// Waits for a runner to exit; its status, the reports' summary and a single scenario's
+    /// decisions. The report folder goes afterwards.
+    private func finish(
+        _ process: BackgroundProcess,
+        reports: String
+    ) async throws -> (status: Int32?, summary: String, decisions: [String: String]) {
+        defer {
+            process.cleanUp()
+            try? FileManager.default.removeItem(atPath: reports)
+        }
         let status = await process.waitForExit(timeout: .seconds(900))
         let summaries = ((try? FileManager.default.subpathsOfDirectory(atPath: reports)) ?? [])
             .filter { $0.hasSuffix("summary.md") }.sorted()
@@ -84,8 +101,7 @@ extension ScenarioTests {
     func runnerFails() async throws {
         let lab = try LabEndpoints.lab
         try await lab.restore()
-        let folder = NSTemporaryDirectory() + "rm-e2e-scenarios-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try Self.scenarioFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let load = "load: {rate: 20, mix: [{name: uncached, path: \"/characters?page={unique}&page_size={size}\"}]}\n"
         try """
@@ -121,8 +137,7 @@ extension ScenarioTests {
     func replay() async throws {
         let lab = try LabEndpoints.lab
         try await lab.restore()
-        let folder = NSTemporaryDirectory() + "rm-e2e-replay-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try Self.scenarioFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         // Half of the upstream proxy's connections get 1 ms of latency: one decision per
         // connection, and the App opens one per upstream request (a refresh is 42 of them).
@@ -148,5 +163,64 @@ extension ScenarioTests {
         let shared = Set(first.decisions.keys).intersection(other.decisions.keys)
         #expect(shared.contains { first.decisions[$0] != other.decisions[$0] }, "another seed decides otherwise")
         try await lab.restore()
+    }
+
+    @Test("SIGTERM to the runner mid-run: faults undone, its Prometheus stopped, the run reported aborted, exit 2")
+    func runnerInterrupted() async throws {
+        let lab = try LabEndpoints.lab
+        try await lab.restore()
+        let folder = try Self.scenarioFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try """
+        title: interrupted
+        duration: 300s
+        load: {rate: 5, mix: [{name: cached, path: "/characters?page=1&page_size=10"}]}
+        timeline:
+          - phase: slow
+            steps:
+              - toxic: {name: marker, proxy: upstream, type: latency, attributes: {latency: 1}}
+        expect: []
+        """.write(toFile: "\(folder)/interrupted.yaml", atomically: true, encoding: .utf8)
+        let (process, reports) = try self.startScenario(["\(folder)/interrupted.yaml"], lab: lab)
+        // Mid-run: the phase's toxic is on the proxy, and Prometheus (when installed) is recording.
+        let toxicApplied = await eventually(timeout: .seconds(60)) {
+            (try? await lab.chaos(.GET, "/proxies/upstream/toxics").body.contains("\"marker\"")) == true
+        }
+        #expect(toxicApplied, "the scenario's toxic never appeared")
+        let recording = FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus")
+        if recording {
+            #expect(await eventually { !Self.children(of: process.pid).isEmpty }, "no Prometheus was started")
+        }
+        let children = Self.children(of: process.pid)
+        process.signal(SIGTERM)
+        let result = try await self.finish(process, reports: reports)
+        #expect(result.status == 2, "\(result.summary)")
+        #expect(result.summary.contains("**Could not run:** interrupted by SIGTERM"), "\(result.summary)")
+        #expect(result.summary.contains("Rollbacks: 2 of 2 ran cleanly."), "\(result.summary)")
+        let toxics = try await lab.chaos(.GET, "/proxies/upstream/toxics")
+        #expect(toxics.status == 200 && !toxics.body.contains("marker"), "the toxic was left behind: \(toxics.body)")
+        let left = children.filter { kill($0, 0) == 0 }
+        #expect(left.isEmpty, "the runner left processes behind: \(left)")
+        try await lab.restore()
+    }
+
+    /// A fresh temporary folder for scenario files written by a test.
+    static func scenarioFolder() throws -> String {
+        let folder = NSTemporaryDirectory() + "rm-e2e-scenarios-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    /// The processes whose parent is `pid` (from /proc).
+    static func children(of pid: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { candidate in
+            guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
+            // pid (comm) state ppid …: the parent is the second field after the command.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid
+        }
     }
 }

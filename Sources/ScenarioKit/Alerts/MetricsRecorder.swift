@@ -68,6 +68,13 @@ public final class MetricsRecorder: Sendable {
         return self.scrapes.withLock { $0 }
     }
 
+    /// Stops recording without reading the recording (a run that ended early); once stopped,
+    /// nothing more happens.
+    public func discard() {
+        self.stopped.store(true, ordering: .relaxed)
+        self.prometheus?.stop()
+    }
+
     /// Stops recording and returns the recording.
     public func stop() throws -> [[String: Double]] {
         if let prometheus {
@@ -103,6 +110,7 @@ public final class PrometheusProcess: Sendable {
     private let pid: pid_t
     private let directory: String
     private let http = CurlHTTPClient()
+    private let stopped = Atomic<Bool>(false)
 
     /// The installed `prometheus` binary, if any.
     public static var installed: String? {
@@ -193,7 +201,9 @@ public final class PrometheusProcess: Sendable {
         return points
     }
 
+    /// Stops Prometheus (once: later calls do nothing, so a reused process id is never signalled).
     func stop() {
+        guard !self.stopped.exchange(true, ordering: .relaxed) else { return }
         Spawn.terminate(self.pid, grace: 10)
         try? FileManager.default.removeItem(atPath: "\(self.directory)/data")
     }

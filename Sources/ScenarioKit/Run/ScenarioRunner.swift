@@ -102,6 +102,9 @@ public struct ScenarioRunner {
             extra: extra,
             directory: "\(self.options.workDirectory)/prometheus"
         )
+        // Stopped here too when the run ends early (an interruption, a failed step): no
+        // Prometheus is left behind.
+        defer { recorder.discard() }
         report.alertSource = recorder.source
         let load = LoadGenerator(
             schedule: LoadSchedule(load: self.scenario.load, duration: self.scenario.duration, seed: self.seed),
@@ -175,6 +178,11 @@ public struct ScenarioRunner {
                     )
                 }
                 phasesEnded += 1
+            }
+            if let reason = Interruption.reason {
+                load.stop()
+                timeline.undoAll(at: now, target: self.target)
+                throw RunFailure(reason)
             }
             timeline.advance(to: now, target: self.target)
             if now >= self.scenario.duration { break }
