@@ -78,7 +78,7 @@ extension ScenarioTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
             .sorted { ($0 == "database-latency.yaml" ? 1 : 0, $0) < ($1 == "database-latency.yaml" ? 1 : 0, $1) }
             .map { "\(directory)/\($0)" }
-        #expect(files.count >= 8)
+        #expect(files.count >= 10)
         // The controls run on a lab of the runner's own at the same time (the load is light, and
         // the catalogue takes minutes), unless the system under test was given from outside:
         // then one after the other, on it.
