@@ -272,7 +272,7 @@ struct OwnLab {
                 throw LabError("the lab exited with status \(status) before it was ready:\n\(log.suffix(1500))")
             }
             if let reason = Interruption.reason {
-                OwnLab(target: Target(app: "", chaos: "", fakeUpstream: ""), pid: pid, state: state).stop()
+                OwnLab.stop(pid: pid, state: state)
                 throw LabError("\(reason) while the lab was starting")
             }
             usleep(200_000)
@@ -282,7 +282,12 @@ struct OwnLab {
     }
 
     func stop() {
-        Spawn.terminate(self.pid, grace: 60)
-        try? FileManager.default.removeItem(atPath: self.state)
+        Self.stop(pid: self.pid, state: self.state)
+    }
+
+    /// Stops the `lab up` at `pid` and removes its state folder (also for one not ready yet).
+    static func stop(pid: pid_t, state: String) {
+        Spawn.terminate(pid, grace: 60)
+        try? FileManager.default.removeItem(atPath: state)
     }
 }

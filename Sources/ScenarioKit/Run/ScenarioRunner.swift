@@ -165,6 +165,7 @@ public struct ScenarioRunner {
         load.start(at: start)
         var lastProgress = 0
         var phasesEnded = 0
+        var interruption: String?
         while true {
             let now = LoadGenerator.seconds(start.duration(to: .now))
             // Snapshots first: at a phase's end the stored set is read before its faults are undone.
@@ -179,11 +180,8 @@ public struct ScenarioRunner {
                 }
                 phasesEnded += 1
             }
-            if let reason = Interruption.reason {
-                load.stop()
-                timeline.undoAll(at: now, target: self.target)
-                throw RunFailure(reason)
-            }
+            interruption = Interruption.reason
+            if interruption != nil { break }
             timeline.advance(to: now, target: self.target)
             if now >= self.scenario.duration { break }
             if Int(now) > lastProgress {
@@ -197,6 +195,7 @@ public struct ScenarioRunner {
         }
         load.stop()
         timeline.undoAll(at: LoadGenerator.seconds(start.duration(to: .now)), target: self.target)
+        if let interruption { throw RunFailure(interruption) }
         return snapshots
     }
 
