@@ -33,6 +33,9 @@ public enum Spawn {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Nothing but the three standard streams: an inherited socket would keep a connection of
+        // ours open (a client's keep-alive, a proxied database connection) for the child's life.
+        Self.closeFrom(3, &actions)
         switch output {
         case .inherit:
             break
@@ -164,5 +167,25 @@ public enum LocalPorts {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+extension Spawn {
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not declare: looked up once by name.
+    private static let addCloseFrom: CloseFrom? = dlsym(
+        UnsafeMutableRawPointer(bitPattern: 0),  // RTLD_DEFAULT
+        "posix_spawn_file_actions_addclosefrom_np"
+    ).map { unsafeBitCast($0, to: CloseFrom.self) }
+
+    /// Has the child close every descriptor from `lowest` up; on an older glibc, the ones open now.
+    fileprivate static func closeFrom(_ lowest: Int32, _ actions: inout posix_spawn_file_actions_t) {
+        if let addCloseFrom = Self.addCloseFrom, addCloseFrom(&actions, lowest) == 0 { return }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd >= lowest {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
     }
 }

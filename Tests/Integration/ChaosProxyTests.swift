@@ -90,6 +90,61 @@ extension Integration {
             await echo.stop()
         }
 
+        @Test("after PUT /seed, open connections are renumbered and still reached by toxics and by a disable")
+        func reseedKeepsOpenConnections() async throws {
+            let echo = try await EchoServer()
+            try await Harness.withChaos { chaos in
+                let port = try await Harness.createProxy(chaos, name: "echo", upstreamPort: echo.port)
+                func open() throws -> TCPProbe {
+                    let probe = try TCPProbe(port: port)
+                    try probe.send("ping")
+                    #expect(probe.receive(upTo: 4, wait: .seconds(5)).bytes == Array("ping".utf8))
+                    return probe
+                }
+                // Two connections, a reseed, and one more: numbering starts again at 1, which
+                // used to be the first connection's key too, so the new one pushed it off the
+                // proxy's list and it went on relaying past every later change.
+                let old = [try open(), try open()]
+                _ = try await Harness.send(.PUT, "\(chaos)/seed", #"{"seed":7}"#)
+                let new = try open()
+                _ = try await Harness.addToxic(chaos, proxy: "echo", #"{"type":"latency","attributes":{"latency":1}}"#)
+                let numbers = try await Harness.chaosEvents(chaos).compactMap { $0["connection"] as? Int }
+                #expect(numbers.sorted() == [1, 2, 3], "open connections 1 and 2 (oldest first), the new one 3")
+                let disabled = try await Harness.send(.POST, "\(chaos)/proxies/echo", #"{"enabled":false}"#)
+                #expect(disabled.status == 200)
+                for (index, probe) in (old + [new]).enumerated() {
+                    try? probe.send("ping")
+                    let echoed = probe.receive(upTo: 4, wait: .seconds(1)).bytes == Array("ping".utf8)
+                    #expect(!echoed, "connection \(index + 1) still relays after the disable")
+                }
+            }
+            await echo.stop()
+        }
+
+        @Test("POST /reset says so when a proxy cannot listen again, and still resets the others")
+        func resetWhenAddressTaken() async throws {
+            let echo = try await EchoServer()
+            try await Harness.withChaos { chaos in
+                let port = try await Harness.createProxy(chaos, name: "echo", upstreamPort: echo.port)
+                _ = try await Harness.createProxy(chaos, name: "other", upstreamPort: echo.port)
+                _ = try await Harness.addToxic(chaos, proxy: "other", #"{"type":"latency","attributes":{"latency":1}}"#)
+                _ = try await Harness.send(.POST, "\(chaos)/proxies/echo", #"{"enabled":false}"#)
+                // Something else takes the disabled proxy's port meanwhile.
+                let thief = try await Harness.send(
+                    .POST,
+                    "\(chaos)/proxies",
+                    #"{"name":"thief","listen":"127.0.0.1:\#(port)","upstream":"127.0.0.1:\#(echo.port)"}"#
+                )
+                #expect(thief.status == 201)
+                let reset = try await Harness.send(.POST, "\(chaos)/reset", "")
+                #expect(reset.status == 409 && reset.body.contains("proxy echo"), "\(reset.status) \(reset.body)")
+                let proxies = try await fetch("\(chaos)/proxies").json
+                #expect((proxies["echo"] as? [String: Any])?["enabled"] as? Bool == false)
+                #expect(((proxies["other"] as? [String: Any])?["toxics"] as? [Any])?.isEmpty == true)
+            }
+            await echo.stop()
+        }
+
         @Test("a PostgreSQL connection through the proxy works, and disabling the proxy drops it")
         func postgresThroughProxy() async throws {
             try await withPostgres { server in

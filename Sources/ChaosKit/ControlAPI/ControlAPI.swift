@@ -45,7 +45,7 @@ struct ControlAPI: Sendable {
         }
         router.post("populate") { request, _ in try await self.populate(request) }
         router.post("reset") { _, _ in
-            await self.registry.reset()
+            try await self.registry.reset()
             return Response(status: .noContent)
         }
         router.get("events") { request, _ in self.events(request) }

@@ -6,7 +6,10 @@ import Seeded
 /// One proxied connection: the client's channel, the upstream's, and the toxics acting on them.
 /// Everything here runs on the client channel's event loop (the upstream channel shares it).
 final class Link {
-    let id: Int
+    /// Identifies the link in its proxy's list of open connections; never reused.
+    let key: Int
+    /// The connection number in decisions and the journal; `PUT /seed` renumbers open links.
+    var number: Int
     let proxy: Proxy
     let client: any Channel
     /// The two one-way stages; lazy because each holds the link itself.
@@ -25,8 +28,9 @@ final class Link {
     private var sniffed = false
     private(set) var dropped = false
 
-    init(id: Int, proxy: Proxy, client: any Channel) {
-        self.id = id
+    init(key: Int, number: Int, proxy: Proxy, client: any Channel) {
+        self.key = key
+        self.number = number
         self.proxy = proxy
         self.client = client
     }
@@ -60,7 +64,7 @@ final class Link {
                 toxic,
                 seed: self.proxy.environment.seed,
                 proxy: self.proxy.name,
-                link: self.id
+                link: self.number
             ) {
                 // A connection that gets a toxic counts as a fault injected; one that does not is only journaled.
                 if added.applies {
@@ -185,7 +189,7 @@ final class Link {
         self.proxy.environment.journal.record(
             proxy: self.proxy.name,
             toxic: toxic.toxic,
-            connection: self.id,
+            connection: self.number,
             request: request,
             outcome: outcome
         )
@@ -202,7 +206,7 @@ final class Link {
         guard probability < 1 else { return true }
         var random = SplitMix64(
             seed: self.proxy.environment.seed,
-            path: [self.proxy.name, toxic.toxic.name, String(self.id), String(request)]
+            path: [self.proxy.name, toxic.toxic.name, String(self.number), String(request)]
         )
         return random.unit() < probability
     }

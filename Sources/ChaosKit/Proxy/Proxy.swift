@@ -23,8 +23,11 @@ public final class Proxy: Sendable {
         /// while the listener closes is refused instead of relaying past the disable.
         var accepting = false
         var server: (any Channel)?
+        /// The open connections by key: a number never reused, unlike the connection number
+        /// (`Link.number`), which `PUT /seed` starts again.
         var links: [Int: NIOLoopBound<Link>] = [:]
-        var nextLink = 1
+        var nextKey = 1
+        var nextNumber = 1
         var toxics: [Toxic] = []
         /// Bumped on every change, so a TTL only removes the toxic it was set for.
         var toxicVersions: [String: Int] = [:]
@@ -159,9 +162,19 @@ public final class Proxy: Sendable {
         return links.count
     }
 
-    /// Starts numbering connections from 1 again (with a new seed, replays start over).
-    func restartNumbering() {
-        self.state.withLock { $0.nextLink = 1 }
+    /// Numbers connections from 1 again (with a new seed, replays start over): the open ones
+    /// 1…n, oldest first, and new ones from n + 1, so no two open connections share a number and
+    /// the same open connections get the same numbers in a replay. Returns once every open
+    /// connection has its new number.
+    func restartNumbering() async {
+        let renumbered = self.state.withLock { state in
+            let open = state.links.sorted { $0.key < $1.key }.map(\.value)
+            state.nextNumber = open.count + 1
+            return open.enumerated().map { ($0.offset + 1, $0.element) }
+        }
+        for (number, link) in renumbered {
+            try? await link.eventLoop.submit { link.value.number = number }.get()
+        }
     }
 
     // MARK: - Lifecycle
@@ -232,18 +245,19 @@ public final class Proxy: Sendable {
         guard let (host, port) = try? Self.split(upstream) else { return client.close() }
         let link: Link? = self.state.withLock { state in
             guard state.accepting else { return nil }
-            let link = Link(id: state.nextLink, proxy: self, client: client)
-            state.links[link.id] = NIOLoopBound(link, eventLoop: client.eventLoop)
-            state.nextLink += 1
+            let link = Link(key: state.nextKey, number: state.nextNumber, proxy: self, client: client)
+            state.links[link.key] = NIOLoopBound(link, eventLoop: client.eventLoop)
+            state.nextKey += 1
+            state.nextNumber += 1
             return link
         }
         guard let link else { return client.close() }
-        let id = link.id
+        let key = link.key
         self.series.connections.increment()
         self.series.active.increment()
         client.closeFuture.whenComplete { _ in
             self.series.active.decrement()
-            self.state.withLock { _ = $0.links.removeValue(forKey: id) }
+            self.state.withLock { _ = $0.links.removeValue(forKey: key) }
         }
         let bound = NIOLoopBound(link, eventLoop: client.eventLoop)
         return ClientBootstrap(group: client.eventLoop)
@@ -253,7 +267,7 @@ public final class Proxy: Sendable {
             .flatMapThrowing { server in
                 // Gone while the upstream connection was being made (the client left, or the
                 // proxy was disabled): the upstream connection goes too.
-                guard self.state.withLock({ $0.links[id] != nil }) else {
+                guard self.state.withLock({ $0.links[key] != nil }) else {
                     server.close(promise: nil)
                     return
                 }

@@ -110,20 +110,31 @@ public actor ProxyRegistry {
         await proxy.stop()
     }
 
-    /// Re-enables every proxy and removes every toxic (Toxiproxy's reset).
-    public func reset() async {
-        for proxy in self.proxies.values {
+    /// Re-enables every proxy and removes every toxic (Toxiproxy's reset). A proxy that cannot
+    /// listen again (its address was taken while it was disabled) fails the reset, as in
+    /// Toxiproxy, after every other proxy has been reset.
+    public func reset() async throws(Failure) {
+        var failure: Failure?
+        for proxy in self.proxies.values.sorted(by: { $0.name < $1.name }) {
             await proxy.removeAllToxics()
-            if !proxy.enabled { try? await proxy.start() }
+            guard !proxy.enabled else { continue }
+            do {
+                try await proxy.start()
+            } catch {
+                let cause = Self.startFailure(error)
+                failure = failure ?? Failure(status: cause.status, message: "proxy \(proxy.name): \(cause.message)")
+            }
         }
+        if let failure { throw failure }
     }
 
     /// Sets the seed every random decision derives from; connection numbers start again at 1
-    /// and the journal is cleared, so what follows can be replayed with the same seed.
-    public func reseed(_ seed: UInt64) {
+    /// (open connections first, oldest first) and the journal is cleared, so what follows can be
+    /// replayed with the same seed.
+    public func reseed(_ seed: UInt64) async {
         self.environment.seed = seed
         self.environment.journal.clear()
-        for proxy in self.proxies.values { proxy.restartNumbering() }
+        for proxy in self.proxies.values { await proxy.restartNumbering() }
     }
 
     /// Creates the proxies (and their toxics) listed in a JSON file: Toxiproxy's config format,
