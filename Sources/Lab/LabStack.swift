@@ -15,6 +15,12 @@ struct LabRecord: Codable {
         var executable: String
     }
 
+    /// How an App the lab started ended (it starts a new one, as a Deployment would).
+    struct AppExit: Codable {
+        var pid: Int32
+        var status: Int32
+    }
+
     var supervisor: Int32
     var app: String
     var chaos: String
@@ -24,6 +30,8 @@ struct LabRecord: Codable {
     var postgresData: String?
     var postgresBinaries: String?
     var processes: [Process]
+    /// Every App that exited while the lab ran, oldest first; absent until one did.
+    var appExits: [AppExit]?
 
     static func path(in directory: String) -> String { "\(directory)/lab.json" }
 
@@ -44,6 +52,10 @@ final class LabStack {
     private var children: [(process: ChildProcess, executable: String)] = []
     private var postgres: PostgresCluster?
     private let http = CurlHTTPClient()
+    /// What was written to lab.json; rewritten when the App is started again.
+    private var record: LabRecord?
+    /// The App's environment, to start it again with when it exits.
+    private var appEnvironment: [String: String] = [:]
 
     init(options: Up) throws {
         self.options = options
@@ -80,6 +92,7 @@ final class LabStack {
         sigprocmask(SIG_UNBLOCK, &stopSignals, nil)
         do {
             let record = try self.start(&ports)
+            self.record = record
             try self.write(record)
             self.announce(record, ports: ports)
             self.supervise()
@@ -191,6 +204,7 @@ final class LabStack {
         environment["HOST"] = "127.0.0.1"
         environment["PORT"] = String(ports.app)
         let app = "http://127.0.0.1:\(ports.app)"
+        self.appEnvironment = environment
         try self.launch("rickmorty-api", [], environment: environment, log: nil)
         try self.waitFor("\(app)/readyz", name: "rickmorty-api", seconds: 90)
 
@@ -203,9 +217,7 @@ final class LabStack {
             databaseURL: databaseURL,
             postgresData: self.postgres?.directory,
             postgresBinaries: self.postgres?.binaries,
-            processes: self.children.map {
-                .init(name: $0.process.name, pid: $0.process.pid, executable: $0.executable)
-            }
+            processes: self.running
         )
     }
 
@@ -262,16 +274,53 @@ final class LabStack {
     }
 
     /// Waits for Ctrl-C / SIGTERM; a child that exits on its own is reported, the rest keep running.
+    /// An App that exits is started again, as a Deployment's pod would be (lab.json then lists
+    /// the new pid and the old one's exit): at once when it had run 10 s or more, else after a
+    /// pause that doubles up to 30 s, so a crash loop backs off.
     private func supervise() {
+        var restartAt: Date?
+        var pause = 0.0
+        var appStarted = Date()
         while stopRequested == 0 {
             for child in self.children {
-                if let status = child.process.exited() {
-                    say("lab: \(child.process.name) exited with status \(status)")
-                    self.children.removeAll { $0.process.pid == child.process.pid }
+                guard let status = child.process.exited() else { continue }
+                say("lab: \(child.process.name) exited with status \(status)")
+                self.children.removeAll { $0.process.pid == child.process.pid }
+                guard child.process.name == "rickmorty-api" else { continue }
+                let exits = self.record?.appExits ?? []
+                self.record?.appExits = exits + [.init(pid: child.process.pid, status: status)]
+                self.rewriteRecord()
+                pause = Date().timeIntervalSince(appStarted) >= 10 ? 0 : min(30, max(1, pause * 2))
+                restartAt = Date().addingTimeInterval(pause)
+                if pause > 0 { say("lab: starting rickmorty-api again in \(Int(pause)) s") }
+            }
+            if let at = restartAt, Date() >= at {
+                restartAt = nil
+                do {
+                    try self.launch("rickmorty-api", [], environment: self.appEnvironment, log: nil)
+                    appStarted = Date()
+                    say("lab: started rickmorty-api again (pid \(self.children.last?.process.pid ?? 0))")
+                } catch {
+                    say("lab: \(error)")
+                    restartAt = Date().addingTimeInterval(max(1, pause))
                 }
+                self.rewriteRecord()
             }
             usleep(100_000)
         }
+    }
+
+    /// The processes running now, as lab.json lists them.
+    private var running: [LabRecord.Process] {
+        self.children.map { .init(name: $0.process.name, pid: $0.process.pid, executable: $0.executable) }
+    }
+
+    /// lab.json with the processes running now (`lab down` and scenario runs read it).
+    private func rewriteRecord() {
+        guard var record = self.record else { return }
+        record.processes = self.running
+        self.record = record
+        do { try self.write(record) } catch { say("lab: cannot rewrite lab.json: \(error)") }
     }
 
     /// Stops what this lab started, newest first: App (graceful), chaos, fake-upstream, PostgreSQL.

@@ -117,7 +117,8 @@ extension ScenarioCommand {
             discussion: """
                 Without URLs, a lab of its own is started (free ports, throwaway state) and stopped \
                 afterwards. With --app-url, --chaos-url and --fake-upstream-url, the scenarios run against \
-                that system (a `lab up`, or a Kind cluster through port-forwards).
+                that system (a `lab up`, or a Kind cluster through port-forwards); --lab-state DIR \
+                names a `lab up` on this machine instead, which `app` steps (signals to the App) need.
                 """
         )
         @OptionGroup var paths: ScenarioPaths
@@ -129,6 +130,13 @@ extension ScenarioCommand {
         @Option(help: "Chaos's control API URL.") var chaosURL: String?
         @Option(help: "FakeUpstream's URL.") var fakeUpstreamURL: String?
         @Option(help: "Chaos's control API token (or CHAOS_TOKEN).") var chaosToken: String?
+        @Option(
+            help: ArgumentHelp(
+                "State folder of a `lab up` on this machine: its URLs (unless given), and the App that `app` steps signal.",
+                valueName: "dir"
+            )
+        )
+        var labState: String?
 
         func validate() throws {
             let urls = [self.appURL, self.chaosURL, self.fakeUpstreamURL]
@@ -152,10 +160,23 @@ extension ScenarioCommand {
             let ownLab: OwnLab?
             let target: Target
             do {
+                let token = self.chaosToken ?? ProcessInfo.processInfo.environment["CHAOS_TOKEN"]
+                let local = self.labState.map(LocalLab.init)
                 if let app = self.appURL, let chaos = self.chaosURL, let fake = self.fakeUpstreamURL {
                     ownLab = nil
-                    let token = self.chaosToken ?? ProcessInfo.processInfo.environment["CHAOS_TOKEN"]
-                    target = Target(app: app, chaos: chaos, fakeUpstream: fake, chaosToken: token)
+                    target = Target(app: app, chaos: chaos, fakeUpstream: fake, chaosToken: token, lab: local)
+                } else if let state = self.labState {
+                    guard let record = LabRecord.load(from: state) else {
+                        throw LabError("no lab is recorded in \(state) (start one with `lab up --state-dir \(state)`)")
+                    }
+                    ownLab = nil
+                    target = Target(
+                        app: record.app,
+                        chaos: record.chaos,
+                        fakeUpstream: record.fakeUpstream,
+                        chaosToken: token,
+                        lab: local
+                    )
                 } else {
                     let lab = try OwnLab.start()
                     ownLab = lab
@@ -261,7 +282,8 @@ struct OwnLab {
                         app: record.app,
                         chaos: record.chaos,
                         fakeUpstream: record.fakeUpstream,
-                        startedHere: true
+                        startedHere: true,
+                        lab: LocalLab(stateDirectory: state)
                     ),
                     pid: pid,
                     state: state

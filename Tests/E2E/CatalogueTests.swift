@@ -31,6 +31,7 @@ extension ScenarioTests {
         if let lab {
             command += ["--app-url", lab.app, "--chaos-url", lab.chaos, "--fake-upstream-url", lab.fakeUpstream]
             if let token = lab.chaosToken { command += ["--chaos-token", token] }
+            if let state = lab.stateDirectory { command += ["--lab-state", state] }
         }
         command += [
             "--report-dir", reports, "--rules", Self.repository.appendingPathComponent("ops/alerts/rules.yaml").path,
@@ -72,9 +73,18 @@ extension ScenarioTests {
         let lab = try LabEndpoints.lab
         try await lab.restore()
         let directory = Self.repository.appendingPathComponent("ops/scenarios").path
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
+        let all = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
             .sorted().map { "\(directory)/\($0)" }
-        #expect(files.count >= 10)
+        #expect(all.count >= 11)
+        // A system given from outside (Kind) has no App process here to signal: the files with
+        // `app` steps are left out there, and run everywhere else.
+        let files = all.filter { file in
+            let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            let signals = text.split(separator: "\n").contains {
+                $0.trimmingCharacters(in: .whitespaces).hasPrefix("- app:")
+            }
+            return lab.stateDirectory != nil || !signals
+        }
         // The controls run on a lab of the runner's own at the same time (the load is light, and
         // the catalogue takes minutes), unless the system under test was given from outside:
         // then one after the other, on it.

@@ -302,6 +302,18 @@ struct ScenarioEvaluationTests {
                 "<testcase classname=\"cut\" name=\"p99\">\n      <failure message=\"p99 612 ms; 112 ms above the 500 ms bound\"/>"
             )
         )
+        // Aborted after the baseline held: the baseline passes, and the run is the failure.
+        var interrupted = report
+        interrupted.status = "aborted"
+        interrupted.abortReason = "interrupted by SIGTERM"
+        let aborted = ReportWriter.junit([interrupted])
+        #expect(aborted.contains("<testcase classname=\"cut\" name=\"baseline: steady state before any fault\"/>"))
+        #expect(
+            aborted.contains(
+                "<testcase classname=\"cut\" name=\"run: the scenario ran to its end\">\n      <failure message=\"interrupted by SIGTERM\"/>"
+            ),
+            "\(aborted)"
+        )
         let summary = ReportWriter.summary(report)
         #expect(summary.hasPrefix("## Database <cut> — FAILED"))
         #expect(summary.contains("| FAIL | p99 | p99 612 ms | 112 ms above the 500 ms bound |"))
@@ -378,6 +390,29 @@ struct ScenarioEvaluationTests {
         observed.upstream = []
         #expect(Evaluator(scenario: scenario, observed: observed, control: false).evaluate()[0].verdict == "failed")
         #expect(Evaluator.retryAfterSeconds("{{now+3s}}") == 2 && Evaluator.retryAfterSeconds("Wed, 21 Oct") == nil)
+    }
+
+    @Test("an App restart must end with the exit status asked for and a ready App in time")
+    func appRestart() {
+        let scenario = Self.scenario(expect: [.appRestart(exit: 0, readyWithin: 5)], phases: ["cut"])
+        func verdict(_ restarts: [Observations.AppRestart]) -> RunReport.ExpectationResult {
+            var observed = Observations()
+            observed.outcomes = [Self.outcome(12, 200)]
+            observed.restarts = restarts
+            return Evaluator(scenario: scenario, observed: observed, control: false).evaluate()[0]
+        }
+        let clean = verdict([.init(signal: "SIGTERM", pid: 7, at: 11, exitStatus: 0, newPID: 9, readyAt: 13.5)])
+        #expect(clean.verdict == "passed" && clean.margin == "2500 ms to spare", "\(clean.observed) \(clean.margin)")
+        #expect(clean.observed == "App 7 (SIGTERM) exited 0; App 9 ready 2500 ms after the signal")
+        #expect(
+            verdict([.init(signal: "SIGTERM", pid: 7, at: 11, exitStatus: 1, newPID: 9, readyAt: 12)]).verdict
+                == "failed"
+        )
+        let late = verdict([.init(signal: "SIGTERM", pid: 7, at: 11, exitStatus: 0, newPID: 9, readyAt: 17)])
+        #expect(late.verdict == "failed" && late.margin == "1000 ms late")
+        #expect(verdict([.init(signal: "SIGTERM", pid: 7, at: 11, exitStatus: 0)]).verdict == "failed")
+        let outside = verdict([.init(signal: "SIGTERM", pid: 7, at: 3, exitStatus: 0, newPID: 9, readyAt: 4)])
+        #expect(outside.verdict == "failed" && outside.observed == "no App was signalled in the window")
     }
 
     @Test("after an ambiguous commit the stored set must be the old or the new one, never a mix")

@@ -132,7 +132,7 @@ struct ScenarioFileTests {
             ),
             (
                 "title: x\nduration: 10s\nload: {rate: 1, mix: [{name: a, path: /}]}\ntimeline: [{phase: p}]\nexpect:\n  - {min_success: 1, status_in: [200]}\n",
-                "t.yaml:6: `expect[0]` needs exactly one of `status_in`, `retry_after_on`, `min_success`, `latency_at_most`, `latency_at_least`, `recovers_within`, `alerts`, `known_answer`, `stored_set`, `retry_after_honoured`, `metric`"
+                "t.yaml:6: `expect[0]` needs exactly one of `status_in`, `retry_after_on`, `min_success`, `latency_at_most`, `latency_at_least`, `recovers_within`, `alerts`, `known_answer`, `stored_set`, `retry_after_honoured`, `metric`, `app_restart`"
             ),
             (
                 "title: x\nduration: 10s\nload: {rate: 1, mix: [{name: a, path: /}]}\ntimeline: [{phase: p}]\nexpect:\n  - {latency_at_most: {q99: 1s}}\n",
@@ -144,7 +144,15 @@ struct ScenarioFileTests {
             ),
             (
                 "title: x\nduration: 10s\nload: {rate: 1, mix: [{name: a, path: /}]}\ntimeline: [{phase: p, steps: [{toxic: {proxy: pg, type: latency}, upstream: {}}]}]\nexpect: []\n",
-                "t.yaml:4: `timeline[0].steps[0]` needs exactly one of `toxic`, `disable_proxy` or `upstream`"
+                "t.yaml:4: `timeline[0].steps[0]` needs exactly one of `toxic`, `disable_proxy`, `upstream` or `app`"
+            ),
+            (
+                "title: x\nduration: 10s\nload: {rate: 1, mix: [{name: a, path: /}]}\ntimeline: [{phase: p, steps: [{app: sighup}]}]\nexpect: []\n",
+                "t.yaml:4: `app` must be sigterm or sigkill"
+            ),
+            (
+                "title: x\nduration: 10s\nload: {rate: 1, mix: [{name: a, path: /}]}\ntimeline: [{phase: p}]\nexpect:\n  - {app_restart: {exit: 0}}\n",
+                "t.yaml:6: `expect[0].app_restart` needs `ready_within`"
             ),
             (
                 "title: x\nduration: 10s\nload: {rate: 1}\ntimeline: [{phase: p}]\nexpect: []\n",
@@ -164,6 +172,29 @@ struct ScenarioFileTests {
     func badFile(text: String, message: String) {
         let error = self.refusal(text)
         #expect(error?.description.hasPrefix(message) == true, "got: \(error?.description ?? "no error")")
+    }
+
+    @Test("an app step sends a signal, and app_restart is judged only when faults run")
+    func appSteps() throws {
+        let scenario = try self.parse(
+            """
+            title: x
+            duration: 20s
+            load: {rate: 1, mix: [{name: a, path: /}]}
+            timeline:
+              - {phase: before, duration: 5s}
+              - {phase: restart, steps: [{at: 1s, app: SIGTERM}, {at: 2s, app: sigkill}]}
+            expect:
+              - {phase: restart, app_restart: {exit: 0, ready_within: 10s}}
+              - {app_restart: {ready_within: 1m}}
+            """
+        )
+        #expect(scenario.phases[1].steps.map(\.action) == [.app(signal: "SIGTERM"), .app(signal: "SIGKILL")])
+        #expect(scenario.phases[1].steps.map(\.at) == [1, 2])
+        let checks = scenario.expectations.map(\.check)
+        #expect(checks == [.appRestart(exit: 0, readyWithin: 10), .appRestart(exit: nil, readyWithin: 60)])
+        let faultsOnly = scenario.expectations.map(\.faultsOnly)
+        #expect(faultsOnly == [true, true], "without the signal there is no restart to judge")
     }
 
     @Test("a quoted number is text and a bare one a number: YAML's own typing is kept")

@@ -108,3 +108,40 @@ extension Evaluator {
         }
     }
 }
+
+/// The verdict on App restarts caused by `app` steps.
+extension Evaluator {
+    func appRestart(
+        exit: Int32?,
+        within: Double,
+        expectation: Expectation,
+        result: Verdict
+    ) -> RunReport.ExpectationResult {
+        let window = self.window(expectation)
+        let restarts = self.observed.restarts.filter { restart in
+            window.contains { restart.at >= $0.start && restart.at < $0.end }
+        }
+        guard !restarts.isEmpty else { return result(false, "no App was signalled in the window", "") }
+        var passed = true
+        var observed: [String] = []
+        var spare: [Double] = []
+        for restart in restarts {
+            let status = restart.exitStatus.map { "exited \($0)" } ?? "never seen to exit"
+            passed = passed && restart.exitStatus != nil && (exit == nil || restart.exitStatus == exit)
+            guard let ready = restart.readyAt else {
+                passed = false
+                observed.append("App \(restart.pid) (\(restart.signal)) \(status); no new App was ready")
+                continue
+            }
+            let took = ready - restart.at
+            passed = passed && took <= within
+            spare.append(within - took)
+            observed.append(
+                "App \(restart.pid) (\(restart.signal)) \(status); App \(restart.newPID ?? 0) ready \(Format.seconds(took)) after the signal"
+            )
+        }
+        let margin =
+            spare.min().map { $0 >= 0 ? "\(Format.seconds($0)) to spare" : "\(Format.seconds(-$0)) late" } ?? ""
+        return result(passed, observed.joined(separator: "; "), margin)
+    }
+}

@@ -67,6 +67,8 @@ public struct Evaluator: Sendable {
             return self.retryGaps(result: result)
         case .metric(let sample, let rule):
             return self.metric(sample, rule, expectation: expectation, result: result)
+        case .appRestart(let exit, let within):
+            return self.appRestart(exit: exit, within: within, expectation: expectation, result: result)
         case .knownAnswer:
             guard let stored = self.observed.stored else { return result(false, "the stored set could not be read") }
             let missing = Set(stored.expected).subtracting(stored.ids).count

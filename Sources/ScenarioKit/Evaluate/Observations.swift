@@ -44,7 +44,35 @@ public struct Observations: Sendable {
         }
     }
 
+    /// An App a timeline step signalled, and what followed: its exit status (from lab.json),
+    /// the new App's pid, and when that one answered `/readyz` 200 (run seconds).
+    public struct AppRestart: Sendable {
+        public var signal: String
+        public var pid: Int32
+        public var at: Double
+        public var exitStatus: Int32?
+        public var newPID: Int32?
+        public var readyAt: Double?
+
+        public init(
+            signal: String,
+            pid: Int32,
+            at: Double,
+            exitStatus: Int32? = nil,
+            newPID: Int32? = nil,
+            readyAt: Double? = nil
+        ) {
+            self.signal = signal
+            self.pid = pid
+            self.at = at
+            self.exitStatus = exitStatus
+            self.newPID = newPID
+            self.readyAt = readyAt
+        }
+    }
+
     public var outcomes: [Outcome] = []
+    public var restarts: [AppRestart] = []
     public var alerts: AlertReplay.Timeline?
     /// Why there is no alert timeline (no promtool, too short), when there is none.
     public var alertsUnavailable: String?

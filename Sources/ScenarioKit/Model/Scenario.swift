@@ -115,6 +115,9 @@ public struct Step: Sendable {
         case disableProxy(proxy: String, resetConnections: Bool)
         /// Add a FakeUpstream behaviour (its JSON), removed at the phase's end.
         case upstream(json: String)
+        /// Send the App of a local lab a signal (`SIGTERM`, `SIGKILL`); the lab starts a new App
+        /// once it exits, and the step ends when that one is ready (by the phase's end at the latest).
+        case app(signal: String)
     }
 
     /// Seconds after the phase's start.
@@ -152,6 +155,9 @@ public struct Expectation: Sendable {
         case retryAfterHonoured
         /// One App metric sample, read every second, over the window.
         case metric(sample: String, rule: MetricRule)
+        /// Every App signalled in the window exited with this status (any, when nil), and a new
+        /// App answered `/readyz` 200 within this many seconds of the signal.
+        case appRestart(exit: Int32?, readyWithin: Double)
     }
 
     /// What a metric sample must do over a window.

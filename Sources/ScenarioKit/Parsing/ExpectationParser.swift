@@ -2,7 +2,7 @@
 enum ExpectationParser {
     static let checks = [
         "status_in", "retry_after_on", "min_success", "latency_at_most", "latency_at_least", "recovers_within",
-        "alerts", "known_answer", "stored_set", "retry_after_honoured", "metric",
+        "alerts", "known_answer", "stored_set", "retry_after_honoured", "metric", "app_restart",
     ]
 
     /// The rules a `metric` expectation takes, one per item.
@@ -41,7 +41,8 @@ enum ExpectationParser {
                     phases: window,
                     requests: try fields["requests"]?.list().map { try $0.string() } ?? [],
                     check: check,
-                    faultsOnly: when == "faults"
+                    // Without its signal step (`--control`) there is no restart to judge.
+                    faultsOnly: when == "faults" || key == "app_restart"
                 )
             )
         }
@@ -65,6 +66,12 @@ enum ExpectationParser {
         case "stored_set":
             guard try value.string() == "old_or_new" else { throw value.fail("`stored_set` can only be old_or_new") }
             return .oldOrNew
+        case "app_restart":
+            let fields = try value.mapping(allowed: ["exit", "ready_within"], required: ["ready_within"])
+            return .appRestart(
+                exit: try fields["exit"].map { Int32(try $0.int(in: 0...255)) },
+                readyWithin: try fields["ready_within"]!.duration()
+            )
         default:
             let fields = try value.mapping(allowed: ["fire", "others"])
             let others = try fields["others"]?.string() ?? "silent"
@@ -142,6 +149,8 @@ enum ExpectationParser {
         case .oldOrNew: what = "stored set is the old or the new one"
         case .retryAfterHonoured: what = "retries wait for Retry-After"
         case .metric(let sample, let rule): what = "\(sample) \(Self.describe(rule))"
+        case .appRestart(let exit, let within):
+            what = "App \(exit.map { "exits \($0) and " } ?? "")is ready again within \(Format.seconds(within))"
         }
         return "\(what) (\(window))"
     }

@@ -164,11 +164,18 @@ public enum ScenarioParser {
     }
 
     static func step(_ field: YAMLField) throws -> Step {
-        let fields = try field.mapping(allowed: ["at", "toxic", "disable_proxy", "reset_connections", "upstream"])
+        let fields = try field.mapping(allowed: [
+            "at", "toxic", "disable_proxy", "reset_connections", "upstream", "app",
+        ])
         let at = try fields["at"]?.duration() ?? 0
-        let kinds = ["toxic", "disable_proxy", "upstream"].filter { fields[$0] != nil }
+        let kinds = ["toxic", "disable_proxy", "upstream", "app"].filter { fields[$0] != nil }
         guard kinds.count == 1 else {
-            throw field.fail("`\(field.path)` needs exactly one of `toxic`, `disable_proxy` or `upstream`")
+            throw field.fail("`\(field.path)` needs exactly one of `toxic`, `disable_proxy`, `upstream` or `app`")
+        }
+        if let app = fields["app"] {
+            let signal = try app.string().uppercased()
+            guard ["SIGTERM", "SIGKILL"].contains(signal) else { throw app.fail("`app` must be sigterm or sigkill") }
+            return Step(at: at, action: .app(signal: signal), summary: "App sent \(signal)")
         }
         if let toxic = fields["toxic"] {
             let body = try toxic.mapping(

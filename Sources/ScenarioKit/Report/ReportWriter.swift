@@ -70,7 +70,13 @@ public enum ReportWriter {
     private static func cases(_ report: RunReport) -> [Case] {
         var cases: [Case] = []
         let before = report.steadyStates.before.filter { !$0.passed }
-        if report.status == "aborted" {
+        // Aborted after the baseline held (an interruption, a step that could not go on): the
+        // baseline passed, and the run itself is what failed.
+        let baselineHeld = !report.steadyStates.before.isEmpty && before.isEmpty
+        if report.status == "aborted" && baselineHeld {
+            cases.append(Case(name: "baseline: steady state before any fault", failure: nil))
+            cases.append(Case(name: "run: the scenario ran to its end", failure: report.abortReason ?? "aborted"))
+        } else if report.status == "aborted" {
             cases.append(
                 Case(name: "baseline: steady state before any fault", failure: report.abortReason ?? "aborted")
             )

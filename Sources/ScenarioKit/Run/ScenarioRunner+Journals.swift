@@ -21,6 +21,22 @@ extension ScenarioRunner {
         ).events
     }
 
+    /// Chaos's decisions, read as the run goes: its journal keeps only the newest 10 000, which a
+    /// long or busy run outgrows when it is read once at the end.
+    struct ChaosEventLog {
+        private(set) var last: Int
+        private(set) var events: [ChaosEvent] = []
+
+        init(after last: Int) { self.last = last }
+
+        /// Reads what was journaled since the last read.
+        mutating func read(_ runner: ScenarioRunner) {
+            guard let page = try? runner.chaosEvents(after: self.last), let newest = page.last else { return }
+            self.events += page
+            self.last = newest.id
+        }
+    }
+
     /// FakeUpstream's journal since `start`, in run seconds.
     func upstreamJournal(since start: Double) -> [Observations.UpstreamEntry] {
         struct Journal: Decodable {
@@ -50,11 +66,11 @@ extension ScenarioRunner {
 
     /// Chaos's decisions and FakeUpstream's behaviour-made answers during the run, in run seconds.
     func decisions(
-        after event: Int,
+        _ events: [ChaosEvent],
         since start: Double,
         journal: [Observations.UpstreamEntry]
     ) -> [RunReport.Decision] {
-        var decisions = ((try? self.chaosEvents(after: event)) ?? []).map {
+        var decisions = events.map {
             RunReport.Decision(
                 source: "chaos:\($0.proxy)",
                 time: $0.time - start,

@@ -77,8 +77,19 @@ public struct ScenarioRunner {
         return report
     }
 
-    /// A clean, seeded start: no toxics, every proxy enabled, no behaviours, empty journals.
+    /// A clean, seeded start: no toxics, every proxy enabled, no behaviours, empty journals; and
+    /// for `app` steps, a local lab whose App is the target's.
     private func prepare() throws {
+        let signals = self.scenario.phases.flatMap(\.steps).contains {
+            if case .app = $0.action { true } else { false }
+        }
+        if signals {
+            guard let lab = self.target.lab else { throw RunFailure(Timeline.needsLocalLab) }
+            let app = try lab.appURL()
+            guard app == self.target.app else {
+                throw RunFailure("the lab in \(lab.stateDirectory) serves \(app ?? "no App"), not \(self.target.app)")
+            }
+        }
         do {
             try self.target.chaos("POST", "/reset")
             try self.target.chaos("POST", "/seed", "{\"seed\":\(self.seed)}")
@@ -90,7 +101,7 @@ public struct ScenarioRunner {
 
     /// Records, loads and runs the timeline, then judges what was observed.
     private func execute(_ report: inout RunReport, timeline: inout Timeline) throws {
-        let eventsBefore = (try? self.chaosEvents(after: 0).last?.id) ?? 0
+        var events = ChaosEventLog(after: (try? self.chaosEvents(after: 0).last?.id) ?? 0)
         let extra = Set(
             self.scenario.expectations.compactMap { expectation -> String? in
                 guard case .metric(let sample, _) = expectation.check else { return nil }
@@ -122,8 +133,9 @@ public struct ScenarioRunner {
         let snapshots: [String: Observations.StoredSnapshot]
         do {
             defer { live.stop() }
-            snapshots = try self.drive(load, timeline: &timeline, live: live)
+            snapshots = try self.drive(load, timeline: &timeline, events: &events, live: live)
         }
+        events.read(self)
         report.steadyStates.after = SteadyStateProbe(target: self.target).check(self.scenario.steadyState)
 
         var observed = Observations()
@@ -143,8 +155,9 @@ public struct ScenarioRunner {
         }
         observed.upstream = self.upstreamJournal(since: startTime)
         observed.retryAfter = timeline.retryAfter
+        observed.restarts = timeline.restarts
         observed.snapshots = snapshots
-        report.decisions = self.decisions(after: eventsBefore, since: startTime, journal: observed.upstream)
+        report.decisions = self.decisions(events.events, since: startTime, journal: observed.upstream)
         self.judge(&report, observed: observed, timeline: timeline)
     }
 
@@ -152,6 +165,7 @@ public struct ScenarioRunner {
     private func drive(
         _ load: LoadGenerator,
         timeline: inout Timeline,
+        events: inout ChaosEventLog,
         live: LiveAlerts
     ) throws -> [String: Observations.StoredSnapshot] {
         // The stored set before any fault, for `stored_set: old_or_new`.
@@ -186,6 +200,7 @@ public struct ScenarioRunner {
             if now >= self.scenario.duration { break }
             if Int(now) > lastProgress {
                 lastProgress = Int(now)
+                events.read(self)
                 self.options.progress(
                     Progress.line(scenario: self.scenario, now: now, load: load, timeline: timeline, alerts: live.line)
                 )

@@ -11,16 +11,25 @@ public struct Target: Sendable {
     public var chaosToken: String?
     /// Whether the runner started this lab itself.
     public var startedHere: Bool
+    /// The `lab up` behind these URLs, when it runs on this machine: what `app` steps signal.
+    public var lab: LocalLab?
     let http = CurlHTTPClient()
 
-    public init(app: String, chaos: String, fakeUpstream: String, chaosToken: String? = nil, startedHere: Bool = false)
-    {
+    public init(
+        app: String,
+        chaos: String,
+        fakeUpstream: String,
+        chaosToken: String? = nil,
+        startedHere: Bool = false,
+        lab: LocalLab? = nil
+    ) {
         func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
         self.app = trimmed(app)
         self.chaos = trimmed(chaos)
         self.fakeUpstream = trimmed(fakeUpstream)
         self.chaosToken = chaosToken
         self.startedHere = startedHere
+        self.lab = lab
     }
 
     /// A call to Chaos's control API that must succeed (2xx).

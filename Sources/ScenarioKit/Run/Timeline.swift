@@ -1,4 +1,9 @@
 import Foundation
+import Native
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The fault steps of a run in time order: each is applied at its phase's start plus its `at`, and
 /// undone at its phase's end. Keeps a record of both for the journal and the explanation windows.
@@ -12,6 +17,9 @@ struct Timeline {
         var undone = false
         /// What undoes it, known once applied (a behaviour's id comes back from FakeUpstream).
         var undo: (method: String, path: String, body: String?, chaos: Bool)?
+        /// An App signal step: the App signalled and what followed, watched until a new App is ready.
+        var restart: Observations.AppRestart?
+        var lastLook = 0.0
     }
 
     private var entries: [Entry]
@@ -36,25 +44,38 @@ struct Timeline {
         }
     }
 
-    /// When the next step is due to be applied or undone.
+    /// When the next step is due to be applied or undone (or a restart looked at again).
     var nextTime: Double? {
         self.entries.compactMap { entry in
-            !entry.applied ? entry.applyAt : (!entry.undone ? entry.undoAt : nil)
+            if !entry.applied { return entry.applyAt }
+            if entry.undone { return nil }
+            return entry.restart != nil ? min(entry.lastLook + Self.restartLook, entry.undoAt) : entry.undoAt
         }.min()
     }
 
+    /// How often a restart is looked at: the App's readiness time is known to this much.
+    static let restartLook = 0.1
+
     /// The faults applied now.
     var active: [String] {
-        self.entries.filter { $0.applied && !$0.undone && $0.undo != nil }.map(\.step.summary)
+        self.entries.filter { $0.applied && !$0.undone && ($0.undo != nil || $0.restart != nil) }.map(\.step.summary)
     }
 
-    /// Applies and undoes every step due by `time`.
+    /// The App restarts this run's steps caused.
+    var restarts: [Observations.AppRestart] { self.entries.compactMap(\.restart) }
+
+    /// Applies and undoes every step due by `time`; a restart ends once the new App is ready.
     mutating func advance(to time: Double, target: Target) {
         for index in self.entries.indices {
             if !self.entries[index].applied && self.entries[index].applyAt <= time {
                 self.apply(index, at: time, target: target)
             }
-            if self.entries[index].applied && !self.entries[index].undone && self.entries[index].undoAt <= time {
+            guard self.entries[index].applied && !self.entries[index].undone else { continue }
+            if self.entries[index].restart != nil && time >= self.entries[index].lastLook + Self.restartLook {
+                self.entries[index].lastLook = time
+                if self.lookAtRestart(index, at: time, target: target) { continue }
+            }
+            if self.entries[index].undoAt <= time {
                 self.undo(index, at: time, target: target)
             }
         }
@@ -80,7 +101,7 @@ struct Timeline {
             let source: String
             switch self.entries[index].step.action {
             case .toxic(let proxy, _, _): source = "chaos:\(proxy)"
-            case .disableProxy: source = ""
+            case .disableProxy, .app: source = ""
             case .upstream: source = "upstream"
             }
             return .init(
@@ -105,6 +126,14 @@ struct Timeline {
                 self.entries[index].undo = ("POST", "/proxies/\(proxy)", "{\"enabled\":true}", true)
                 if reset { try target.chaos("DELETE", "/proxies/\(proxy)/connections") }
                 try target.chaos("POST", "/proxies/\(proxy)", "{\"enabled\":false}")
+            case .app(let signal):
+                guard let lab = target.lab else { throw RunFailure(Self.needsLocalLab) }
+                guard let pid = try lab.appPID() else { throw RunFailure("the lab runs no App to signal") }
+                guard kill(pid, signal == "SIGKILL" ? SIGKILL : SIGTERM) == 0 else {
+                    throw RunFailure("cannot signal the App (pid \(pid)): \(String(cString: strerror(errno)))")
+                }
+                self.entries[index].restart = .init(signal: signal, pid: pid, at: time)
+                self.entries[index].lastLook = time
             case .upstream(let json):
                 let created = target.json(try target.upstreamAdmin("POST", "/behaviors", json))
                 guard let id = created["id"] as? String else {
@@ -122,7 +151,44 @@ struct Timeline {
         }
     }
 
+    /// Why a scenario with `app` steps cannot run against a target given by URLs alone.
+    static let needsLocalLab =
+        "`app` steps signal the App of a local lab: run without URLs, or pass --lab-state DIR of the `lab up` they name"
+
+    /// Looks at a signalled App: has it exited, is a new one running, is that one ready? Ends the
+    /// step when it is (true).
+    private mutating func lookAtRestart(_ index: Int, at time: Double, target: Target) -> Bool {
+        guard var restart = self.entries[index].restart, let lab = target.lab else { return false }
+        defer { self.entries[index].restart = restart }
+        if restart.exitStatus == nil { restart.exitStatus = try? lab.exitStatus(of: restart.pid) }
+        if restart.newPID == nil, restart.exitStatus != nil, let now = try? lab.appPID(), now != restart.pid {
+            restart.newPID = now
+        }
+        guard restart.newPID != nil, (try? target.get("/readyz"))?.status == 200 else { return false }
+        restart.readyAt = time
+        self.entries[index].undone = true
+        self.records[index].undoneAt = time
+        self.records[index].undone = "ok"
+        return true
+    }
+
     private mutating func undo(_ index: Int, at time: Double?, target: Target) {
+        if self.entries[index].restart != nil {
+            // The phase ends before the new App is ready: wait for it, up to a minute more.
+            let deadline = Date().addingTimeInterval(60)
+            let started = Date()
+            while Date() < deadline {
+                let waited = Date().timeIntervalSince(started)
+                if self.lookAtRestart(index, at: (time ?? self.entries[index].undoAt) + waited, target: target) {
+                    return
+                }
+                Thread.sleep(forTimeInterval: Self.restartLook)
+            }
+            self.entries[index].undone = true
+            self.records[index].undoneAt = time
+            self.records[index].undone = "no new App was ready within 60 s of the phase's end"
+            return
+        }
         self.entries[index].undone = true
         self.records[index].undoneAt = time
         guard let undo = self.entries[index].undo else {

@@ -18,6 +18,9 @@ struct LabEndpoints: Sendable {
     /// Known only when this suite started the lab: what a second App needs to join it.
     var databaseURL: String?
     var upstreamURL: String?
+    /// Known only when this suite started the lab: its `lab up` state folder, which scenario
+    /// steps that signal the App need.
+    var stateDirectory: String?
 
     @TaskLocal static var current: LabEndpoints?
 
@@ -71,9 +74,10 @@ struct LabScope: SuiteTrait, TestScoping {
             lab.signal(SIGTERM)
             return await lab.waitForExit(timeout: .seconds(60))
         }
-        let endpoints: LabEndpoints
+        var endpoints: LabEndpoints
         do {
             endpoints = try await Self.waitForLab(lab, state: state)
+            endpoints.stateDirectory = state
         } catch {
             _ = await stop()
             throw error
