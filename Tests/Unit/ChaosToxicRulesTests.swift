@@ -6,6 +6,24 @@ import Testing
 
 @Suite("Chaos toxic rules (no sockets)")
 struct ChaosToxicRulesTests {
+    @Test("the event journal keeps the newest events in order, reads from an id, and clears")
+    func journalRing() throws {
+        let journal = EventJournal(capacity: 3)
+        let toxic = try Toxic(type: "latency").validated()
+        for connection in 1...5 {
+            journal.record(proxy: connection == 4 ? "b" : "a", toxic: toxic, connection: connection, outcome: "applied")
+        }
+        #expect(journal.events().map(\.id) == [3, 4, 5], "the two oldest made room")
+        #expect(journal.events(after: 3).map(\.connection) == [4, 5])
+        #expect(journal.events(after: 1).map(\.id) == [3, 4, 5])
+        #expect(journal.events(after: 5).isEmpty)
+        #expect(journal.events(proxy: "a").map(\.id) == [3, 5])
+        journal.clear()
+        #expect(journal.events().isEmpty)
+        journal.record(proxy: "a", toxic: toxic, connection: 6, outcome: "applied")
+        #expect(journal.events().map(\.id) == [6], "ids go on after a clear")
+    }
+
     @Test("defaults are filled in, a number for a string attribute stays a number, unknown keys are refused")
     func validation() throws {
         let toxic = try Toxic(type: "http_status", attributes: ["retry_after": .number(5)]).validated()

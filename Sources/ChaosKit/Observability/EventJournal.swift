@@ -20,8 +20,14 @@ public final class EventJournal: Sendable {
     }
 
     private struct State {
+        /// A ring: once full, each new event takes the oldest one's place, at `oldest`, so a
+        /// decision costs the same whether the journal is full or not.
         var events: [Event] = []
+        var oldest = 0
         var nextID = 1
+
+        /// Oldest first; their ids are consecutive.
+        var ordered: ArraySlice<Event> { self.events[self.oldest...] + self.events[..<self.oldest] }
     }
 
     private let state = Mutex(State())
@@ -34,32 +40,40 @@ public final class EventJournal: Sendable {
     func record(proxy: String, toxic: Toxic, connection: Int, request: Int = 0, outcome: String) {
         let time = Date().timeIntervalSince1970
         self.state.withLock { state in
-            state.events.append(
-                Event(
-                    id: state.nextID,
-                    time: time,
-                    proxy: proxy,
-                    toxic: toxic.name,
-                    type: toxic.type,
-                    connection: connection,
-                    request: request,
-                    outcome: outcome
-                )
+            let event = Event(
+                id: state.nextID,
+                time: time,
+                proxy: proxy,
+                toxic: toxic.name,
+                type: toxic.type,
+                connection: connection,
+                request: request,
+                outcome: outcome
             )
             state.nextID += 1
-            if state.events.count > self.capacity { state.events.removeFirst(state.events.count - self.capacity) }
+            if state.events.count < self.capacity {
+                state.events.append(event)
+            } else {
+                state.events[state.oldest] = event
+                state.oldest = (state.oldest + 1) % self.capacity
+            }
         }
     }
 
     /// Events with an id above `after`, optionally of one proxy.
     public func events(after: Int = 0, proxy: String? = nil) -> [Event] {
         self.state.withLock { state in
-            state.events.filter { $0.id > after && (proxy == nil || $0.proxy == proxy) }
+            let ordered = state.ordered
+            let skip = max(0, min(ordered.count, after - (ordered.first?.id ?? 0) + 1))
+            return ordered.dropFirst(skip).filter { proxy == nil || $0.proxy == proxy }
         }
     }
 
     func clear() {
-        self.state.withLock { $0.events.removeAll() }
+        self.state.withLock { state in
+            state.events.removeAll(keepingCapacity: true)
+            state.oldest = 0
+        }
     }
 
     static func write(_ event: Event, into json: inout JSONWriter) {
