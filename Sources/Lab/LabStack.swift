@@ -56,6 +56,8 @@ final class LabStack {
     private var record: LabRecord?
     /// The App's environment, to start it again with when it exits.
     private var appEnvironment: [String: String] = [:]
+    /// The App's log (`logs/app.log`, which scenario runs read), copied to the terminal as it grows.
+    private var appLog: LogFollower?
 
     init(options: Up) throws {
         self.options = options
@@ -205,7 +207,8 @@ final class LabStack {
         environment["PORT"] = String(ports.app)
         let app = "http://127.0.0.1:\(ports.app)"
         self.appEnvironment = environment
-        try self.launch("rickmorty-api", [], environment: environment, log: nil)
+        self.appLog = LogFollower(path: "\(logs)/app.log")
+        try self.launch("rickmorty-api", [], environment: environment, log: "\(logs)/app.log")
         try self.waitFor("\(app)/readyz", name: "rickmorty-api", seconds: 90)
 
         return LabRecord(
@@ -239,6 +242,7 @@ final class LabStack {
                 throw LabError("\(name) exited with status \(status) before it was ready (see \(self.directory)/logs)")
             }
             if (try? self.http.get(url, timeout: 1))?.status == 200 { return }
+            self.appLog?.copyNew()
             usleep(100_000)
         }
         throw LabError("\(name) did not answer 200 on \(url) within \(Int(seconds)) s")
@@ -297,7 +301,12 @@ final class LabStack {
             if let at = restartAt, Date() >= at {
                 restartAt = nil
                 do {
-                    try self.launch("rickmorty-api", [], environment: self.appEnvironment, log: nil)
+                    try self.launch(
+                        "rickmorty-api",
+                        [],
+                        environment: self.appEnvironment,
+                        log: "\(self.directory)/logs/app.log"
+                    )
                     appStarted = Date()
                     say("lab: started rickmorty-api again (pid \(self.children.last?.process.pid ?? 0))")
                 } catch {
@@ -306,6 +315,7 @@ final class LabStack {
                 }
                 self.rewriteRecord()
             }
+            self.appLog?.copyNew()
             usleep(100_000)
         }
     }
@@ -330,6 +340,7 @@ final class LabStack {
             say("lab: stopped \(child.process.name) (status \(status))")
         }
         self.children.removeAll()
+        self.appLog?.copyNew()
         if let postgres = self.postgres {
             postgres.stop()
             say("lab: stopped PostgreSQL")
@@ -367,6 +378,30 @@ final class LabStack {
             say("lab: stopped PostgreSQL")
         }
         try? FileManager.default.removeItem(atPath: LabRecord.path(in: directory))
+    }
+}
+
+/// Copies what a child appends to its log file to the lab's stdout (`tail -f`, polled), from
+/// the file's end when it was created: what earlier labs wrote there is not repeated.
+final class LogFollower {
+    private let path: String
+    private let start: UInt64
+    private var handle: FileHandle?
+
+    init(path: String) {
+        self.path = path
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber
+        self.start = size?.uint64Value ?? 0
+    }
+
+    /// Writes what the file gained since the last call.
+    func copyNew() {
+        if self.handle == nil, let handle = FileHandle(forReadingAtPath: self.path) {
+            try? handle.seek(toOffset: self.start)
+            self.handle = handle
+        }
+        guard let handle = self.handle, let data = try? handle.readToEnd(), !data.isEmpty else { return }
+        FileHandle.standardOutput.write(data)
     }
 }
 

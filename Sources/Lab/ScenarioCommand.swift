@@ -271,7 +271,9 @@ struct OwnLab {
         say("lab: starting a lab of its own (state and logs in \(state))")
         let pid = try Spawn.start(
             [me, "up", "--state-dir", state] + ports.flatMap { [$0, "0"] },
-            environment: ["LOG_LEVEL": "warning"],
+            // Info, so the App's access lines name each request's database connections, by
+            // which the report matches errors to the decisions made on those connections.
+            environment: ["LOG_LEVEL": "info"],
             output: .append("\(state)/lab.log")
         )
         let deadline = Date().addingTimeInterval(180)

@@ -56,4 +56,7 @@ public protocol DatabaseConnection: AnyObject {
     func query(_ sql: String, _ parameters: [DatabaseValue]) throws -> [[DatabaseValue]]
     /// True once the connection is known to be unusable; a pool discards it.
     var isBroken: Bool { get }
+    /// This end of the connection's socket (`127.0.0.1:54321`), which the database and any proxy
+    /// in between see as the client; nil for an embedded database.
+    var localAddress: String? { get }
 }

@@ -19,6 +19,7 @@ public final class PostgresConnection: DatabaseConnection {
     /// Statements beyond this many run unprepared (one-off SQL, such as odd-sized INSERT batches).
     private static let maxPrepared = 32
     public private(set) var isBroken = false
+    public let localAddress: String?
 
     /// Connects with a URL (`postgres://…`) or a keyword string (`host=… dbname=…`).
     public init(conninfo: String, connectTimeout: Double, queryTimeout: Double) throws {
@@ -51,6 +52,7 @@ public final class PostgresConnection: DatabaseConnection {
         }
         self.handle = connection
         self.queryTimeout = queryTimeout
+        self.localAddress = Self.localAddress(of: PQsocket(connection))
         guard PQsetnonblocking(connection, 1) == 0 else {
             PQfinish(connection)
             throw DatabaseError(kind: .other, message: "cannot switch the connection to non-blocking mode")
@@ -59,6 +61,33 @@ public final class PostgresConnection: DatabaseConnection {
 
     deinit {
         PQfinish(self.handle)
+    }
+
+    /// `address:port` of a TCP socket's own end, or nil (a Unix socket, or no socket).
+    private static func localAddress(of socket: Int32) -> String? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        guard socket >= 0, named == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            var address = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }
+            }
+            inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count))
+            return "\(String(cString: text)):\(UInt16(bigEndian: address.sin_port))"
+        case AF_INET6:
+            var address = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee }
+            }
+            inet_ntop(AF_INET6, &address.sin6_addr, &text, socklen_t(text.count))
+            return "[\(String(cString: text))]:\(UInt16(bigEndian: address.sin6_port))"
+        default:
+            return nil
+        }
     }
 
     public func execute(_ sql: String) throws {

@@ -6,6 +6,7 @@ public final class SQLiteConnection: DatabaseConnection {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     public private(set) var isBroken = false
+    public var localAddress: String? { nil }
 
     /// Opens (creating if needed) the database at `path`; `path` may be a `file:` URI.
     /// `busyTimeout` is how long a statement waits for another writer's lock.

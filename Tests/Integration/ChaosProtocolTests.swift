@@ -216,8 +216,13 @@ extension Integration {
                     _ = try connection.query("SELECT generate_series(1, 100)", [])
                 }
                 #expect(cut?.kind == .connectionLost, "rows count from when the toxic arrived: cut at row 50 of 100")
-                let events = try await Harness.chaosEvents(chaos).compactMap { $0["outcome"] as? String }
-                #expect(events.contains("dropped after 50 rows"))
+                let events = try await Harness.chaosEvents(chaos)
+                let drop = events.first { $0["outcome"] as? String == "dropped after 50 rows" }
+                #expect(connection.localAddress?.hasPrefix("127.0.0.1:") == true)
+                #expect(
+                    drop?["client"] as? String == connection.localAddress,
+                    "the journal names the connection by its client end, as the client sees it"
+                )
                 _ = try await Harness.send(.POST, "\(chaos)/reset", "")
 
                 try await Harness.addToxic(chaos, proxy: "postgres", #"{"type":"pg_drop_in_transaction"}"#)

@@ -105,6 +105,11 @@ extension Integration {
                     #expect(
                         await eventually { server.appIsWaitingOnLock(in: database) }
                     )
+                    // The server's view of the waiting connection's client end, to find in the log.
+                    let waiter = try server.query(
+                        "SELECT client_port FROM pg_stat_activity WHERE application_name = 'rickmorty-api' AND wait_event_type = 'Lock'",
+                        url: database
+                    ).first?.first?.int
 
                     app.signal(SIGTERM)
                     #expect(
@@ -116,6 +121,14 @@ extension Integration {
                     let finished = try await slow
                     #expect(finished.status == 200)
                     #expect(finished.json["page"] as? Int == 2)
+                    let id = try #require(finished.headers.first(name: "X-Request-ID"))
+                    let access = app.log.split(separator: "\n").first {
+                        $0.contains(#""request_id":"\#(id)""#) && $0.contains(#""msg":"request""#)
+                    }
+                    #expect(
+                        access?.contains(#""db.connection":"127.0.0.1:\#(waiter ?? -1)""#) == true,
+                        "the access line names the connection the request waited on: \(access ?? "none")"
+                    )
                     let code = await app.waitForExit(timeout: .seconds(30))
                     #expect(code == 0, "exit code \(String(describing: code)); log:\n\(app.log)")
                 }

@@ -19,6 +19,7 @@ final class CountedConnections: Sendable {
         func execute(_ sql: String) throws {}
         func query(_ sql: String, _ parameters: [DatabaseValue]) throws -> [[DatabaseValue]] { [] }
         var isBroken: Bool { false }
+        var localAddress: String? { nil }
     }
 }
 

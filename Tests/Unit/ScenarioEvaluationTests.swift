@@ -59,6 +59,7 @@ struct ScenarioEvaluationTests {
     static func outcome(_ due: Double, _ status: Int?, latency: Double = 0.01, retryAfter: Bool = false) -> Outcome {
         Outcome(
             index: Int(due * 10),
+            requestID: "scn-1-\(Int(due * 10))",
             request: "a",
             due: due,
             finished: due + latency,
@@ -223,6 +224,72 @@ struct ScenarioEvaluationTests {
         #expect(findings.map(\.cause) == [nil, "cut"], "only 5xx, failures and slow requests need explaining")
     }
 
+    @Test("a decision made on the request's own database connection explains it first, and names the connection")
+    func connectionExplanations() {
+        let windows = [
+            Explainer.Window(summary: "latency", from: 22, until: 25, source: "chaos:upstream", silent: false),
+            Explainer.Window(summary: "reset", from: 22, until: 25, source: "chaos:postgres", silent: false),
+        ]
+        let decisions = [
+            RunReport.Decision(
+                source: "chaos:upstream",
+                time: 22.1,
+                what: "latency connection 3",
+                outcome: "applied",
+                client: "127.0.0.1:5001"
+            ),
+            RunReport.Decision(
+                source: "chaos:postgres",
+                time: 22.2,
+                what: "reset connection 4",
+                outcome: "applied",
+                client: "127.0.0.1:5002"
+            ),
+        ]
+        let request = Self.outcome(23, 503)
+        let explainer = Explainer(
+            windows: windows,
+            decisions: decisions,
+            settle: 2,
+            slow: 1,
+            connections: [request.requestID: ["127.0.0.1:5009", "127.0.0.1:5002"]]
+        )
+        let own = explainer.explanation(of: request)
+        #expect(own?.cause == "reset" && own?.connection == "127.0.0.1:5002", "not the first window in time")
+        let other = explainer.explanation(of: Self.outcome(23.5, 503))
+        #expect(other?.cause == "latency" && other?.connection == nil, "no connection known: the time match")
+        let findings = explainer.findings([request, Self.outcome(23.5, 503)])
+        #expect(findings.map(\.connection) == ["127.0.0.1:5002", nil])
+        let after = Statistics.phases(
+            Self.scenario(expect: []),
+            outcomes: [request, Self.outcome(23.5, 503)],
+            findings: findings,
+            records: []
+        )[2]
+        #expect(after.explained == 2 && after.explainedByConnection == 1 && after.unexplained == 0)
+    }
+
+    @Test("a local lab's App log gives the connections each request of the run used, once each, in order")
+    func connectionsFromTheAppLog() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("lab-log-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: state.appendingPathComponent("logs"),
+            withIntermediateDirectories: true
+        )
+        defer { try? FileManager.default.removeItem(at: state) }
+        let lines = [
+            #"{"level":"info","msg":"request","request_id":"scn-ab-1","db.connection":"127.0.0.1:1 [::1]:2"}"#,
+            #"{"level":"warning","msg":"database unavailable","request_id":"scn-ab-1","db.connection":"[::1]:2"}"#,
+            #"{"level":"info","msg":"request","request_id":"scn-ab-2"}"#,
+            #"{"level":"info","msg":"request","request_id":"scn-cd-1","db.connection":"127.0.0.1:3"}"#,
+            "not json \"request_id\":\"scn-ab-3\"",
+        ]
+        try Data(lines.joined(separator: "\n").utf8).write(to: state.appendingPathComponent("logs/app.log"))
+        let lab = LocalLab(stateDirectory: state.path)
+        #expect(lab.databaseConnections(requestIDPrefix: "scn-ab-") == ["scn-ab-1": ["127.0.0.1:1", "[::1]:2"]])
+        #expect(LocalLab(stateDirectory: state.path + "-none").databaseConnections(requestIDPrefix: "scn-").isEmpty)
+    }
+
     @Test("the reports: junit has one testcase per expectation with failures, summary and HTML say the verdict")
     func writers() throws {
         let report = RunReport(
@@ -264,6 +331,7 @@ struct ScenarioEvaluationTests {
                     max: 0.02,
                     errors: 50,
                     explained: 50,
+                    explainedByConnection: 20,
                     unexplained: 0
                 )
             ],
@@ -317,9 +385,11 @@ struct ScenarioEvaluationTests {
         let summary = ReportWriter.summary(report)
         #expect(summary.hasPrefix("## Database <cut> — FAILED"))
         #expect(summary.contains("| FAIL | p99 | p99 612 ms | 112 ms above the 500 ms bound |"))
+        #expect(summary.contains("| 50 (50, 20 by connection) |"), "\(summary)")
         let html = ReportWriter.html(report)
         #expect(html.contains("<title>Database &lt;cut&gt; — FAILED</title>"))
         #expect(html.contains("<svg") && html.contains("DatabaseDown firing at 13 s"))
+        #expect(html.contains("<td class=\"num\">50</td><td class=\"num\">20</td><td class=\"num\">0</td>"))
         #expect(!html.contains("<script") && !html.contains("src=\"http"), "self-contained")
         let decoded = try ReportWriter.decodeJournal(try ReportWriter.journal(report))
         #expect(decoded.expectations.map(\.verdict) == ["passed", "failed"] && decoded.steadyStates.before.count == 1)

@@ -12,6 +12,9 @@ final class Link {
     var number: Int
     let proxy: Proxy
     let client: any Channel
+    /// The client's end of the connection (`127.0.0.1:54321`), as the client itself sees it: the
+    /// App logs its database connections under the same name.
+    let clientAddress: String
     /// The two one-way stages; lazy because each holds the link itself.
     private(set) lazy var toClient = ToxicStage(stream: .downstream, link: self)
     private(set) lazy var toServer = ToxicStage(stream: .upstream, link: self)
@@ -33,6 +36,14 @@ final class Link {
         self.number = number
         self.proxy = proxy
         self.client = client
+        self.clientAddress = Self.describe(client.remoteAddress)
+    }
+
+    /// `address:port`, with an IPv6 address in brackets; empty when unknown.
+    static func describe(_ address: SocketAddress?) -> String {
+        guard let address, let ip = address.ipAddress, let port = address.port else { return "" }
+        if case .v6 = address { return "[\(ip)]:\(port)" }
+        return "\(ip):\(port)"
     }
 
     /// Called once the upstream connection is glued in.
@@ -190,6 +201,7 @@ final class Link {
             proxy: self.proxy.name,
             toxic: toxic.toxic,
             connection: self.number,
+            client: self.clientAddress,
             request: request,
             outcome: outcome
         )

@@ -13,6 +13,8 @@ public final class EventJournal: Sendable {
         public let toxic: String
         public let type: String
         public let connection: Int
+        /// The client's end of the connection (`127.0.0.1:54321`); empty when unknown.
+        public let client: String
         /// The request or query on the connection (1-based), or 0 when the decision is per connection.
         public let request: Int
         /// `applied`, `skipped`, or the fault injected (`reset`, `closed`, `status 503`, …).
@@ -37,7 +39,7 @@ public final class EventJournal: Sendable {
         self.capacity = capacity
     }
 
-    func record(proxy: String, toxic: Toxic, connection: Int, request: Int = 0, outcome: String) {
+    func record(proxy: String, toxic: Toxic, connection: Int, client: String = "", request: Int = 0, outcome: String) {
         let time = Date().timeIntervalSince1970
         self.state.withLock { state in
             let event = Event(
@@ -47,6 +49,7 @@ public final class EventJournal: Sendable {
                 toxic: toxic.name,
                 type: toxic.type,
                 connection: connection,
+                client: client,
                 request: request,
                 outcome: outcome
             )
@@ -84,6 +87,7 @@ public final class EventJournal: Sendable {
         json.field("toxic", event.toxic)
         json.field("type", event.type)
         json.field("connection", event.connection)
+        json.field("client", event.client)
         json.field("request", event.request)
         json.field("outcome", event.outcome)
         json.endObject()

@@ -76,7 +76,8 @@ final class ConnectionPool: Sendable {
         on lease: Lease,
         _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
     ) async throws -> T {
-        try await self.threadPool.runIfActive { try body(lease.connection) }
+        DatabaseUse.note(lease.connection.localAddress)
+        return try await self.threadPool.runIfActive { try body(lease.connection) }
     }
 
     /// Takes a connection for a sequence of calls; hand it back with ``release(_:)``. Throws

@@ -33,11 +33,22 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
         let route = Route(rawValue: path)
         let requestID = RequestIdentity.requestID(from: request.headers)
 
+        // Which database connections served the request, for its log lines; only noted while
+        // the access line is on (info), which already builds metadata for every request.
+        let logsRequests = context.logger.logLevel <= .info
+        let databaseUse = logsRequests ? DatabaseUse() : nil
         var response: Response
         do {
-            response = try await self.dispatch(route, request: request, context: context)
+            if let databaseUse {
+                response = try await DatabaseUse.$current.withValue(databaseUse) {
+                    try await self.dispatch(route, request: request, context: context)
+                }
+            } else {
+                response = try await self.dispatch(route, request: request, context: context)
+            }
         } catch {
-            let logger = Self.requestLogger(context.logger, requestID: requestID, headers: request.headers)
+            var logger = Self.requestLogger(context.logger, requestID: requestID, headers: request.headers)
+            if let used = databaseUse?.summary { logger[metadataKey: "db.connection"] = .string(used) }
             response = self.problems.response(for: error, path: path, logger: logger)
         }
         response.headers[.requestID] = requestID
@@ -48,14 +59,16 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
         let label = route?.rawValue ?? Route.unmatchedLabel
         self.metrics.recordRequest(path: label, method: method, status: response.status.code, seconds: seconds)
         // The access line is info: skip building its logger and metadata when that level is off.
-        if context.logger.logLevel <= .info {
+        if logsRequests {
+            var metadata: Logger.Metadata = [
+                "http.method": .string(method), "http.route": .string(label),
+                "http.status": .stringConvertible(response.status.code),
+                "http.duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1000),
+            ]
+            if let used = databaseUse?.summary { metadata["db.connection"] = .string(used) }
             Self.requestLogger(context.logger, requestID: requestID, headers: request.headers).info(
                 "request",
-                metadata: [
-                    "http.method": .string(method), "http.route": .string(label),
-                    "http.status": .stringConvertible(response.status.code),
-                    "http.duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1000),
-                ]
+                metadata: metadata
             )
         }
         return response

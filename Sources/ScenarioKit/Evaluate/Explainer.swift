@@ -5,6 +5,11 @@
 /// when the fault's own journal shows it acting in that stretch: a Chaos decision on the proxy it
 /// targets that was not `skipped`, or a FakeUpstream answer made by a behaviour. A disabled proxy
 /// makes no decisions (it refuses connections outright), so its window alone explains.
+///
+/// When the App's log names the database connections a request used (`db.connection`, keyed by
+/// the request id the load sent), a decision made on one of those very connections is preferred,
+/// and the finding names the connection. A request can also suffer from a fault on another
+/// connection (it waited in the pool behind a slow one), so the time match still explains it.
 public struct Explainer: Sendable {
     /// A fault as it was applied in the run, with what it acts on.
     public struct Window: Sendable {
@@ -29,12 +34,21 @@ public struct Explainer: Sendable {
     public var decisions: [RunReport.Decision]
     public var settle: Double
     public var slow: Double
+    /// The client addresses of the database connections each request used, by request id.
+    public var connections: [String: [String]]
 
-    public init(windows: [Window], decisions: [RunReport.Decision], settle: Double, slow: Double) {
+    public init(
+        windows: [Window],
+        decisions: [RunReport.Decision],
+        settle: Double,
+        slow: Double,
+        connections: [String: [String]] = [:]
+    ) {
         self.windows = windows
         self.decisions = decisions
         self.settle = settle
         self.slow = slow
+        self.connections = connections
     }
 
     /// Whether an outcome needs explaining: it failed, answered 5xx, or took longer than `slow`.
@@ -43,29 +57,43 @@ public struct Explainer: Sendable {
     }
 
     /// The fault that explains `outcome`, or nil.
-    public func cause(of outcome: Outcome) -> String? {
+    public func cause(of outcome: Outcome) -> String? { self.explanation(of: outcome)?.cause }
+
+    /// The fault that explains `outcome` and, when a decision on the request's own database
+    /// connection shows it, that connection; nil when nothing explains it.
+    public func explanation(of outcome: Outcome) -> (cause: String, connection: String?)? {
+        let used = self.connections[outcome.requestID] ?? []
+        var byTime: String?
         // The request overlaps the window: it was still waiting for its answer when the fault came,
         // or was sent before the fault had settled.
         for window in self.windows where outcome.finished >= window.from && outcome.due <= window.until + self.settle {
-            if window.silent { return window.summary }
-            let acted = self.decisions.contains {
+            if window.silent {
+                byTime = byTime ?? window.summary
+                continue
+            }
+            let acting = self.decisions.filter {
                 $0.source == window.source && $0.time >= window.from - 0.5 && $0.time <= outcome.finished + 0.5
                     && $0.outcome != "skipped"
             }
-            if acted { return window.summary }
+            if let own = acting.lazy.compactMap(\.client).first(where: used.contains) {
+                return (window.summary, own)
+            }
+            if !acting.isEmpty { byTime = byTime ?? window.summary }
         }
-        return nil
+        return byTime.map { ($0, nil) }
     }
 
     /// Every outcome that needs explaining, with its cause.
     public func findings(_ outcomes: [Outcome]) -> [RunReport.Finding] {
         outcomes.filter(self.needsExplaining).map {
-            RunReport.Finding(
+            let explanation = self.explanation(of: $0)
+            return RunReport.Finding(
                 due: $0.due,
                 request: $0.request,
                 result: $0.result,
                 latency: $0.latency,
-                cause: self.cause(of: $0)
+                cause: explanation?.cause,
+                connection: explanation?.connection
             )
         }
     }

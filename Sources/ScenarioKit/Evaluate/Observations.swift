@@ -72,6 +72,8 @@ public struct Observations: Sendable {
     }
 
     public var outcomes: [Outcome] = []
+    /// The database connections each request used, by request id, from the App's log (local labs).
+    public var connections: [String: [String]] = [:]
     public var restarts: [AppRestart] = []
     public var alerts: AlertReplay.Timeline?
     /// Why there is no alert timeline (no promtool, too short), when there is none.

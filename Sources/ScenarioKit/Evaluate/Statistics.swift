@@ -23,6 +23,7 @@ enum Statistics {
                 max: inside.map(\.latency).max(),
                 errors: errors.count,
                 explained: errors.filter { $0.cause != nil }.count,
+                explainedByConnection: errors.filter { $0.connection != nil }.count,
                 unexplained: errors.filter { $0.cause == nil }.count
             )
         }

@@ -59,7 +59,8 @@ enum HTMLReport {
     private static func phases(_ report: RunReport) -> String {
         var html =
             "<h2>Phases</h2>\n<table><tr><th>phase</th><th>time</th><th>faults</th><th>requests</th><th>req/s</th>"
-        html += "<th>results</th><th>p50</th><th>p99</th><th>errors</th><th>explained</th><th>unexplained</th></tr>\n"
+        html +=
+            "<th>results</th><th>p50</th><th>p99</th><th>errors</th><th>explained</th><th>by connection</th><th>unexplained</th></tr>\n"
         for phase in report.phases {
             let results = phase.results.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(
                 separator: ", "
@@ -71,7 +72,8 @@ enum HTMLReport {
             html += "<td>\(e(results))</td><td class=\"num\">\(phase.p50.map(Format.seconds) ?? "—")</td>"
             html +=
                 "<td class=\"num\">\(phase.p99.map(Format.seconds) ?? "—")</td><td class=\"num\">\(phase.errors)</td>"
-            html += "<td class=\"num\">\(phase.explained)</td><td class=\"num\">\(phase.unexplained)</td></tr>\n"
+            html += "<td class=\"num\">\(phase.explained)</td><td class=\"num\">\(phase.explainedByConnection)</td>"
+            html += "<td class=\"num\">\(phase.unexplained)</td></tr>\n"
         }
         return html + "</table>\n"
     }
@@ -112,14 +114,15 @@ enum HTMLReport {
         html += "<h2>Fault decisions (\(report.decisions.count))</h2>\n"
         html +=
             "<p class=\"meta\">From Chaos's <code>/events</code> and FakeUpstream's journal; the same seed and file make the same decisions.</p>\n"
-        html += "<table><tr><th>time</th><th>source</th><th>what</th><th>outcome</th></tr>\n"
+        html += "<table><tr><th>time</th><th>source</th><th>what</th><th>client</th><th>outcome</th></tr>\n"
         for decision in report.decisions.prefix(200) {
             html +=
                 "<tr><td class=\"num\">\(Format.number((decision.time * 100).rounded() / 100)) s</td><td>\(e(decision.source))</td>"
-            html += "<td>\(e(decision.what))</td><td>\(e(decision.outcome))</td></tr>\n"
+            html +=
+                "<td>\(e(decision.what))</td><td>\(e(decision.client ?? "—"))</td><td>\(e(decision.outcome))</td></tr>\n"
         }
         if report.decisions.count > 200 {
-            html += "<tr><td colspan=\"4\">… \(report.decisions.count - 200) more in journal.json</td></tr>\n"
+            html += "<tr><td colspan=\"5\">… \(report.decisions.count - 200) more in journal.json</td></tr>\n"
         }
         return html + "</table>\n"
     }

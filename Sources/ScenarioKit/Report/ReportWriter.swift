@@ -134,7 +134,9 @@ public enum ReportWriter {
                 let faults = phase.faults.isEmpty ? "—" : phase.faults.joined(separator: "; ")
                 text += "| \(phase.name) | \(faults) | \(phase.requests) | \(Format.number(phase.rate.rounded())) |"
                 text += " \(phase.p50.map(Format.seconds) ?? "—") | \(phase.p99.map(Format.seconds) ?? "—") |"
-                text += " \(phase.errors) (\(phase.explained)) |\n"
+                let byConnection =
+                    phase.explainedByConnection > 0 ? ", \(phase.explainedByConnection) by connection" : ""
+                text += " \(phase.errors) (\(phase.explained)\(byConnection)) |\n"
             }
             text += "\n"
         }

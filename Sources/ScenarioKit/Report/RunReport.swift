@@ -51,6 +51,9 @@ public struct RunReport: Codable, Sendable {
         /// Failed or slow requests, and how many of them a fault explains.
         public var errors: Int
         public var explained: Int
+        /// Of those explained, how many by a decision made on the very database connection the
+        /// request used (the App's log names it); the others by time alone.
+        public var explainedByConnection: Int
         public var unexplained: Int
     }
 
@@ -80,6 +83,16 @@ public struct RunReport: Codable, Sendable {
         public var time: Double
         public var what: String
         public var outcome: String
+        /// The client end of the proxied connection it was made on (`127.0.0.1:54321`), when known.
+        public var client: String?
+
+        public init(source: String, time: Double, what: String, outcome: String, client: String? = nil) {
+            self.source = source
+            self.time = time
+            self.what = what
+            self.outcome = outcome
+            self.client = client
+        }
     }
 
     /// A failed or slow request and what explains it (nil: nothing does).
@@ -89,6 +102,8 @@ public struct RunReport: Codable, Sendable {
         public var result: String
         public var latency: Double
         public var cause: String?
+        /// The request's own database connection, when a decision made on it explains the request.
+        public var connection: String?
     }
 
     public var scenario: String

@@ -5,6 +5,8 @@ import Synchronization
 /// What happened to one request of the load.
 public struct Outcome: Sendable, Codable {
     public let index: Int
+    /// The `X-Request-ID` it was sent with, which the App copies into its log lines.
+    public let requestID: String
     /// The mix entry's name.
     public let request: String
     /// Seconds after the start: when it was due, and when its answer (or failure) came.
@@ -30,6 +32,8 @@ public final class LoadGenerator: Sendable {
     private let schedule: LoadSchedule
     private let app: String
     private let uniqueBase: Int
+    /// Starts every request id of this run (`scn-1a2b3c4d-`), so its lines in the App's log can be told apart.
+    public let requestIDPrefix: String
     private let next = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     private let results = Mutex<[Outcome]>([])
@@ -41,6 +45,7 @@ public final class LoadGenerator: Sendable {
         // Pages past the end that earlier runs against the same App most likely did not ask for
         // either, so none of them is in its cache.
         self.uniqueBase = Int.random(in: 0..<LoadSchedule.uniquePages)
+        self.requestIDPrefix = "scn-\(String(UInt32.random(in: .min ... .max), radix: 16))-"
     }
 
     /// Starts the workers; `start` is the run's time zero.
@@ -68,8 +73,9 @@ public final class LoadGenerator: Sendable {
             var status: Int?
             var failure: String?
             var retryAfter = false
+            let requestID = self.requestIDPrefix + String(index)
             do {
-                let exchange = try client.get(url, timeout: timeout)
+                let exchange = try client.get(url, timeout: timeout, headers: [("X-Request-ID", requestID)])
                 status = exchange.status
                 retryAfter = exchange.header("retry-after") != nil
             } catch let error as HTTPTransportError {
@@ -80,6 +86,7 @@ public final class LoadGenerator: Sendable {
             let finished = Self.seconds(start.duration(to: .now))
             let outcome = Outcome(
                 index: index,
+                requestID: requestID,
                 request: self.schedule.load.mix[self.schedule.request(index)].name,
                 due: due,
                 finished: finished,

@@ -36,6 +36,25 @@ public struct LocalLab: Sendable {
     /// The lab's App URL, to check it is the target's.
     func appURL() throws -> String? { try self.record["app"] as? String }
 
+    /// The database connections each request used, by request id, for the requests whose id
+    /// starts with `requestIDPrefix`: the `db.connection` of the App's JSON log lines in
+    /// `logs/app.log` (empty when the log is missing or written as text).
+    func databaseConnections(requestIDPrefix: String) -> [String: [String]] {
+        guard let data = FileManager.default.contents(atPath: "\(self.stateDirectory)/logs/app.log") else { return [:] }
+        var connections: [String: [String]] = [:]
+        let marker = Array("\"request_id\":\"\(requestIDPrefix)".utf8)
+        for line in data.split(separator: UInt8(ascii: "\n")) where line.firstRange(of: marker) != nil {
+            guard let fields = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                let id = fields["request_id"] as? String, let used = fields["db.connection"] as? String
+            else { continue }
+            for address in used.split(separator: " ").map(String.init)
+            where !(connections[id]?.contains(address) ?? false) {
+                connections[id, default: []].append(address)
+            }
+        }
+        return connections
+    }
+
     /// How App `pid` exited, once the lab saw it exit.
     func exitStatus(of pid: pid_t) throws -> Int32? {
         let exits = try self.record["appExits"] as? [[String: Any]] ?? []

@@ -9,6 +9,8 @@ extension ScenarioRunner {
         let proxy: String
         let toxic: String
         let connection: Int
+        /// Absent from a Chaos older than the field.
+        let client: String?
         let request: Int
         let outcome: String
     }
@@ -75,7 +77,8 @@ extension ScenarioRunner {
                 source: "chaos:\($0.proxy)",
                 time: $0.time - start,
                 what: "\($0.toxic) connection \($0.connection)" + ($0.request > 0 ? " request \($0.request)" : ""),
-                outcome: $0.outcome
+                outcome: $0.outcome,
+                client: $0.client.flatMap { $0.isEmpty ? nil : $0 }
             )
         }
         for entry in journal {

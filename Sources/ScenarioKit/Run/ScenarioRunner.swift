@@ -150,6 +150,7 @@ public struct ScenarioRunner {
             observed.alertsUnavailable = "\(error)"
         }
         observed.outcomes = load.outcomes.sorted { $0.index < $1.index }
+        observed.connections = self.target.lab?.databaseConnections(requestIDPrefix: load.requestIDPrefix) ?? [:]
         if let ids = try? self.target.storedIDs(), let expected = try? self.target.knownAnswer() {
             observed.stored = .init(ids: ids, expected: expected)
         }
@@ -220,7 +221,8 @@ public struct ScenarioRunner {
             windows: timeline.windows,
             decisions: report.decisions,
             settle: self.scenario.load.settle,
-            slow: self.scenario.load.slow
+            slow: self.scenario.load.slow,
+            connections: observed.connections
         )
         let findings = explainer.findings(observed.outcomes)
         let unexplained = findings.filter { $0.cause == nil }
