@@ -72,19 +72,21 @@ public final class PostgresConnection: DatabaseConnection {
         }
         guard socket >= 0, named == 0 else { return nil }
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        func printed(_ family: Int32, _ address: UnsafeRawPointer) -> String {
+            inet_ntop(family, address, &text, socklen_t(text.count))
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
         switch Int32(storage.ss_family) {
         case AF_INET:
             var address = withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }
             }
-            inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count))
-            return "\(String(cString: text)):\(UInt16(bigEndian: address.sin_port))"
+            return "\(printed(AF_INET, &address.sin_addr)):\(UInt16(bigEndian: address.sin_port))"
         case AF_INET6:
             var address = withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee }
             }
-            inet_ntop(AF_INET6, &address.sin6_addr, &text, socklen_t(text.count))
-            return "[\(String(cString: text))]:\(UInt16(bigEndian: address.sin6_port))"
+            return "[\(printed(AF_INET6, &address.sin6_addr))]:\(UInt16(bigEndian: address.sin6_port))"
         default:
             return nil
         }
