@@ -34,6 +34,7 @@ let package = Package(
         .executable(name: "fake-upstream", targets: ["FakeUpstream"]),
         .executable(name: "chaos", targets: ["Chaos"]),
         .executable(name: "lab", targets: ["Lab"]),
+        .executable(name: "bench-floor", targets: ["BenchFloor"]),
     ],
     dependencies: [
         .package(
@@ -116,6 +117,15 @@ let package = Package(
                 "Native", "SystemSupport", "Seeded",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // scripts/bench-app.sh's measure of Hummingbird alone: the same bytes, no App around them.
+        .executableTarget(
+            name: "BenchFloor",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

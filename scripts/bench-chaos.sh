@@ -13,25 +13,15 @@ CONNECTIONS=${CONNECTIONS:-32}
 SLOW_CLIENTS=${SLOW_CLIENTS:-50}
 work=$(mktemp -d /tmp/rm-bench-chaos-XXXXXX)
 chmod 755 "$work"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-say() { printf '==> %s\n' "$*" >&2; }
+trap bench_cleanup EXIT
+
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 
 for tool in wrk nginx haproxy curl taskset python3; do
     command -v "$tool" >/dev/null || { echo "bench-chaos.sh: $tool is missing (sudo apt-get install -y wrk nginx-light haproxy curl util-linux)" >&2; exit 1; }
 done
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_for() { # URL
-    for _ in $(seq 1 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.05; done
-    echo "bench-chaos.sh: $1 never answered" >&2; exit 1
-}
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 # run_wrk NAME URL [CONNECTIONS] -> appends "NAME rps p50 p99" to results
@@ -89,23 +79,7 @@ proxy_port=$(free_port)
 curl -fsS -o /dev/null -X POST "http://127.0.0.1:$chaos_port/proxies" \
     -d "{\"name\":\"web\",\"listen\":\"127.0.0.1:$proxy_port\",\"upstream\":\"127.0.0.1:$nginx_port\"}"
 
-haproxy_port=$(free_port)
-cat >"$work/haproxy.cfg" <<HAPROXY
-global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-listen web
-    bind 127.0.0.1:$haproxy_port
-    server nginx 127.0.0.1:$nginx_port
-HAPROXY
-taskset -c 0 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
-haproxy_pid=$!
-pids+=("$haproxy_pid")
+start_haproxy "$nginx_port"
 wait_for "http://127.0.0.1:$haproxy_port/kib"
 
 say "throughput: direct, then chaos and haproxy twice each, alternating (runs swing by ~10 %)"

@@ -9,6 +9,13 @@ struct CharacterQueryTests {
         try CharacterQuery.parse(QueryString.items(query))
     }
 
+    @Test("the query's pairs come in order, decoded, empty parts skipped, a bare name with an empty value")
+    func pairs() {
+        let pairs = QueryString.items("a=1&&b&=x&c=d%3De&name=Rick+Sanchez&").map { "\($0.name)=\($0.value)" }
+        #expect(pairs == ["a=1", "b=", "=x", "c=d=e", "name=Rick Sanchez"])
+        #expect(Array(QueryString.items(nil)).isEmpty && Array(QueryString.items("&&")).isEmpty)
+    }
+
     @Test("defaults: sort=id, order=asc, page=1, page_size=20")
     func defaults() throws {
         #expect(try self.parse("") == CharacterQuery(sort: .id, order: .asc, page: 1, pageSize: 20))

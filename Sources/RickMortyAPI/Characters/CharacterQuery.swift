@@ -15,7 +15,9 @@ struct CharacterQuery: Hashable, Sendable {
     var offset: Int { (self.page - 1) * self.pageSize }
 
     /// Validates query items; the last occurrence of a name wins and unknown names are ignored.
-    static func parse(_ items: [(name: Substring, value: Substring)]) throws(QueryValidationError) -> CharacterQuery {
+    static func parse(
+        _ items: some Sequence<(name: Substring, value: Substring)>
+    ) throws(QueryValidationError) -> CharacterQuery {
         var query = CharacterQuery()
         // The last occurrence of each name wins; only that one is validated.
         var sort: Substring?

@@ -11,6 +11,23 @@ struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
     let cache: PageCache<C>
     let metrics: AppMetrics
     let monitor: HealthMonitor
+    /// `public, max-age=N` for every N up to the cache's TTL (at most an hour), built once, so a
+    /// hit takes one of these rather than formatting a new string.
+    private let maxAgeValues: [String]
+
+    init(store: any CharacterStore, cache: PageCache<C>, metrics: AppMetrics, monitor: HealthMonitor) {
+        self.store = store
+        self.cache = cache
+        self.metrics = metrics
+        self.monitor = monitor
+        let longest = min(max(0, Int(cache.ttl.seconds.rounded(.up))), 3600)
+        self.maxAgeValues = (0...longest).map { "public, max-age=\($0)" }
+    }
+
+    private func cacheControl(maxAge: Int) -> String {
+        let seconds = max(0, maxAge)
+        return seconds < self.maxAgeValues.count ? self.maxAgeValues[seconds] : "public, max-age=\(seconds)"
+    }
 
     func respond(to request: Request) async throws -> Response {
         let query = try CharacterQuery.parse(QueryString.items(request.uri.query))
@@ -20,7 +37,11 @@ struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
         switch self.cache.lookup(query) {
         case .fresh(let page, let remaining):
             self.metrics.charactersCacheHits.increment()
-            return Self.response(page, maxAge: Int(remaining.seconds), request: request)
+            return Self.response(
+                page,
+                cacheControl: self.cacheControl(maxAge: Int(remaining.seconds)),
+                request: request
+            )
         case .stale(let stale):
             do {
                 let response = try await self.loadAndRespond(query, request: request)
@@ -30,7 +51,7 @@ struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
                 // The database cannot answer; a page of the current generation is still right,
                 // and the cache is what answered.
                 self.metrics.charactersCacheHits.increment()
-                return Self.response(stale, maxAge: 0, request: request)
+                return Self.response(stale, cacheControl: self.cacheControl(maxAge: 0), request: request)
             } catch {
                 self.metrics.charactersCacheMisses.increment()
                 throw error
@@ -60,14 +81,18 @@ struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
             }
         }
         guard self.cache.isEnabled else {
-            return Self.response(try await loader(), maxAge: 0, request: request)
+            return Self.response(try await loader(), cacheControl: self.cacheControl(maxAge: 0), request: request)
         }
         let (page, stored) = try await self.cache.load(query, loader)
         if stored {
             self.metrics.charactersCachePuts.increment()
             self.metrics.cacheEntries.set(to: Double(self.cache.count))
         }
-        return Self.response(page, maxAge: Int(self.cache.ttl.seconds), request: request)
+        return Self.response(
+            page,
+            cacheControl: self.cacheControl(maxAge: Int(self.cache.ttl.seconds)),
+            request: request
+        )
     }
 
     static func encode(query: CharacterQuery, snapshot: PageSnapshot) -> CachedPage {
@@ -76,10 +101,12 @@ struct CharactersEndpoint<C: Clock>: Sendable where C.Duration == Duration {
         return CachedPage(body: ByteBuffer(bytes: bytes), etag: etag, generation: snapshot.generation)
     }
 
-    static func response(_ page: CachedPage, maxAge: Int, request: Request) -> Response {
+    static func response(_ page: CachedPage, cacheControl: String, request: Request) -> Response {
         var headers = HTTPFields()
+        // Room for the responder's X-Request-ID too: the fields array is allocated once.
+        headers.reserveCapacity(4)
         headers[.eTag] = page.etag
-        headers[.cacheControl] = "public, max-age=\(max(0, maxAge))"
+        headers[.cacheControl] = cacheControl
         if let candidates = request.headers[.ifNoneMatch], Self.matches(candidates, page.etag) {
             return Response(status: .notModified, headers: headers)
         }
