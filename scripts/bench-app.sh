@@ -182,7 +182,7 @@ for row in csv.reader(open(sys.argv[1], newline="")):
     match = re.match(r"execute [^:]+: (SELECT m\.row_count.*)", row[13], re.S) if len(row) > 13 else None
     if match:
         sql = " ".join(match.group(1).split())
-        key = "name" if 'COLLATE "C" ASC' in sql else "id" if sql.endswith("ORDER BY c.id ASC") else None
+        key = "name" if sql.endswith("ORDER BY c.name_rank ASC") else "id" if sql.endswith("ORDER BY c.id_rank ASC") else None
         if key:
             found[key] = sql.replace("$1", ":limit").replace("$2", ":offset")
 for key in ("id", "name"):

@@ -65,6 +65,15 @@ public struct JSONWriter {
         self.double(value)
     }
 
+    /// A key and a string given as UTF-8 bytes (`nil` is written as `null`).
+    public mutating func field(_ key: String, utf8 value: UnsafeRawBufferPointer?) {
+        self.key(key)
+        guard let value else { return self.null() }
+        self.separate()
+        self.appendQuoted(utf8: value)
+        self.needsComma = true
+    }
+
     public mutating func string(_ value: String) {
         self.separate()
         self.appendQuoted(value)
@@ -88,29 +97,33 @@ public struct JSONWriter {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     private mutating func appendQuoted(_ text: String) {
+        var text = text
+        text.withUTF8 { self.appendQuoted(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Copies runs that need no escaping in one go, escaping the bytes between them.
+    private mutating func appendQuoted(utf8: UnsafeRawBufferPointer) {
         self.bytes.append(UInt8(ascii: "\""))
-        // Fast path: most strings need no escaping and are copied in one go.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            self.bytes.append(contentsOf: text.utf8)
-            self.bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        for byte in text.utf8 {
+        var start = 0
+        for index in 0..<utf8.count {
+            let byte = utf8[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            self.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[start..<index]))
+            start = index + 1
             switch byte {
             case UInt8(ascii: "\""): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
             case UInt8(ascii: "\n"): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
             case UInt8(ascii: "\r"): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
             case UInt8(ascii: "\t"): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
+            default:
                 self.bytes.append(contentsOf: [
                     UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                    Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0xF)],
                 ])
-                self.bytes.append(Self.hex[Int(byte >> 4)])
-                self.bytes.append(Self.hex[Int(byte & 0xF)])
-            default: self.bytes.append(byte)
             }
         }
+        self.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[start...]))
         self.bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -52,8 +52,10 @@ public enum DatabaseValue: Sendable, Equatable {
 public protocol DatabaseConnection: AnyObject {
     /// Runs one or more statements that return no rows. Throws ``DatabaseError``.
     func execute(_ sql: String) throws
-    /// Runs one statement with positional parameters and returns every row. Throws ``DatabaseError``.
-    func query(_ sql: String, _ parameters: [DatabaseValue]) throws -> [[DatabaseValue]]
+    /// Runs one statement with positional parameters and hands each row to `eachRow` as it is
+    /// read, in place (see ``DatabaseRow``). An error thrown by `eachRow` ends the query and is
+    /// rethrown once the connection is ready for the next one. Throws ``DatabaseError``.
+    func query(_ sql: String, _ parameters: [DatabaseValue], eachRow: (DatabaseRow) throws -> Void) throws
     /// True once the connection is known to be unusable; a pool discards it.
     var isBroken: Bool { get }
     /// This end of the connection's socket (`127.0.0.1:54321`), which the database and any proxy

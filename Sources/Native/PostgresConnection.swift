@@ -93,16 +93,25 @@ public final class PostgresConnection: DatabaseConnection {
     }
 
     public func execute(_ sql: String) throws {
-        _ = try self.run(sql, [], useParameters: false)
+        try self.run(sql, [], useParameters: false) { _ in }
     }
 
-    public func query(_ sql: String, _ parameters: [DatabaseValue]) throws -> [[DatabaseValue]] {
-        try self.run(sql, parameters, useParameters: true)
+    public func query(
+        _ sql: String,
+        _ parameters: [DatabaseValue],
+        eachRow: (DatabaseRow) throws -> Void
+    ) throws {
+        try self.run(sql, parameters, useParameters: true, eachRow: eachRow)
     }
 
     // MARK: - Sending and receiving
 
-    private func run(_ sql: String, _ parameters: [DatabaseValue], useParameters: Bool) throws -> [[DatabaseValue]] {
+    private func run(
+        _ sql: String,
+        _ parameters: [DatabaseValue],
+        useParameters: Bool,
+        eachRow: (DatabaseRow) throws -> Void
+    ) throws {
         guard !self.isBroken else {
             throw DatabaseError(kind: .connectionLost, message: "connection is closed")
         }
@@ -124,7 +133,7 @@ public final class PostgresConnection: DatabaseConnection {
         }
         guard sent == 1 else { throw self.connectionError() }
         try self.flush(until: deadline)
-        return try self.collectResults(until: deadline)
+        try self.collectResults(until: deadline, eachRow: eachRow)
     }
 
     /// The name of a prepared statement for `sql`, preparing it on first use; nil once the
@@ -137,7 +146,7 @@ public final class PostgresConnection: DatabaseConnection {
             throw self.connectionError()
         }
         try self.flush(until: deadline)
-        _ = try self.collectResults(until: deadline)
+        try self.collectResults(until: deadline) { _ in }
         self.prepared[sql] = name
         return name
     }
@@ -152,9 +161,9 @@ public final class PostgresConnection: DatabaseConnection {
         }
     }
 
-    private func collectResults(until deadline: Double) throws -> [[DatabaseValue]] {
-        var rows: [[DatabaseValue]] = []
+    private func collectResults(until deadline: Double, eachRow: (DatabaseRow) throws -> Void) throws {
         var failure: DatabaseError?
+        var rowFailure: (any Error)?
         while true {
             while PQisBusy(self.handle) == 1 {
                 try self.wait(events: Int16(POLLIN), until: deadline)
@@ -168,8 +177,17 @@ public final class PostgresConnection: DatabaseConnection {
             guard let result = PQgetResult(self.handle) else { break }
             defer { PQclear(result) }
             switch PQresultStatus(result) {
+            case PGRES_TUPLES_OK where failure == nil && rowFailure == nil:
+                let columns = Int(PQnfields(result))
+                do {
+                    for row in 0..<PQntuples(result) {
+                        try eachRow(DatabaseRow(source: .postgres(result, row), count: columns))
+                    }
+                } catch {
+                    rowFailure = error  // Thrown once libpq has no more results to give.
+                }
             case PGRES_TUPLES_OK:
-                rows = Self.rows(of: result)
+                continue
             case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
                 continue
             default:
@@ -183,7 +201,7 @@ public final class PostgresConnection: DatabaseConnection {
                 ?? self.connectionError()
         }
         if let failure { throw failure }
-        return rows
+        if let rowFailure { throw rowFailure }
     }
 
     private func wait(events: Int16, until deadline: Double) throws {
@@ -203,24 +221,17 @@ public final class PostgresConnection: DatabaseConnection {
         }
     }
 
-    private static func rows(of result: OpaquePointer) -> [[DatabaseValue]] {
-        let count = PQntuples(result)
-        let columns = PQnfields(result)
-        var rows: [[DatabaseValue]] = []
-        rows.reserveCapacity(Int(count))
-        for row in 0..<count {
-            var values: [DatabaseValue] = []
-            values.reserveCapacity(Int(columns))
-            for column in 0..<columns {
-                if PQgetisnull(result, row, column) == 1 {
-                    values.append(.null)
-                } else {
-                    values.append(.text(String(cString: PQgetvalue(result, row, column))))
-                }
-            }
-            rows.append(values)
+    // Column readers for DatabaseRow; valid until the result is cleared.
+
+    static func isNull(_ result: OpaquePointer, _ row: Int32, _ column: Int) -> Bool {
+        PQgetisnull(result, row, Int32(column)) == 1
+    }
+
+    static func text(_ result: OpaquePointer, _ row: Int32, _ column: Int) -> UnsafeRawBufferPointer? {
+        guard PQgetisnull(result, row, Int32(column)) == 0, let bytes = PQgetvalue(result, row, Int32(column)) else {
+            return nil
         }
-        return rows
+        return UnsafeRawBufferPointer(start: bytes, count: Int(PQgetlength(result, row, Int32(column))))
     }
 
     // MARK: - Errors

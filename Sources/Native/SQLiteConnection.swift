@@ -39,7 +39,11 @@ public final class SQLiteConnection: DatabaseConnection {
         }
     }
 
-    public func query(_ sql: String, _ parameters: [DatabaseValue]) throws -> [[DatabaseValue]] {
+    public func query(
+        _ sql: String,
+        _ parameters: [DatabaseValue],
+        eachRow: (DatabaseRow) throws -> Void
+    ) throws {
         let statement = try self.prepared(sql)
         defer {
             sqlite3_reset(statement)
@@ -56,23 +60,37 @@ public final class SQLiteConnection: DatabaseConnection {
             }
             guard rc == SQLITE_OK else { throw self.error(rc, self.lastMessage) }
         }
-        var rows: [[DatabaseValue]] = []
-        let columns = sqlite3_column_count(statement)
+        let row = DatabaseRow(source: .sqlite(statement), count: Int(sqlite3_column_count(statement)))
         while true {
             let rc = sqlite3_step(statement)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else { throw self.error(rc, self.lastMessage) }
-            var row: [DatabaseValue] = []
-            row.reserveCapacity(Int(columns))
-            for column in 0..<columns {
-                row.append(Self.value(statement, column))
-            }
-            rows.append(row)
+            try eachRow(row)
         }
-        return rows
     }
 
-    private static func value(_ statement: OpaquePointer, _ column: Int32) -> DatabaseValue {
+    // Column readers for DatabaseRow; valid until the statement steps again or is reset.
+
+    static func isNull(_ statement: OpaquePointer, _ column: Int) -> Bool {
+        sqlite3_column_type(statement, Int32(column)) == SQLITE_NULL
+    }
+
+    static func text(_ statement: OpaquePointer, _ column: Int) -> UnsafeRawBufferPointer? {
+        // Text first, then its length: the order SQLite asks for, so the bytes stay put.
+        guard let bytes = sqlite3_column_text(statement, Int32(column)) else { return nil }
+        return UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(statement, Int32(column))))
+    }
+
+    static func int(_ statement: OpaquePointer, _ column: Int) -> Int64? {
+        switch sqlite3_column_type(statement, Int32(column)) {
+        case SQLITE_INTEGER: return sqlite3_column_int64(statement, Int32(column))
+        case SQLITE_NULL: return nil
+        default: return Self.value(statement, column).int
+        }
+    }
+
+    static func value(_ statement: OpaquePointer, _ column: Int) -> DatabaseValue {
+        let column = Int32(column)
         switch sqlite3_column_type(statement, column) {
         case SQLITE_INTEGER: return .int(sqlite3_column_int64(statement, column))
         case SQLITE_FLOAT: return .double(sqlite3_column_double(statement, column))

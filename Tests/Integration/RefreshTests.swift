@@ -1,5 +1,6 @@
 import FakeUpstreamKit
 import Foundation
+import NIOCore
 import NIOPosix
 import Native
 import TestSupport
@@ -22,20 +23,76 @@ extension Integration {
             )
         }
 
-        private func withStore<T>(_ database: String, _ body: (SQLCharacterStore) async throws -> T) async throws -> T {
+        private func withStore<T>(
+            _ database: String,
+            migrated: Bool = true,
+            _ body: (SQLCharacterStore) async throws -> T
+        ) async throws -> T {
             let threadPool = NIOThreadPool(numberOfThreads: 3)
             threadPool.start()
             defer { threadPool.shutdownGracefully { _ in } }
             let config = try AppConfig.load(environment: ["DATABASE_URL": database])
-            let store = SQLCharacterStore.make(config: config, threadPool: threadPool)
-            try await store.migrate()
+            let store = SQLCharacterStore.make(
+                config: config,
+                threadPool: threadPool,
+                eventLoop: MultiThreadedEventLoopGroup.singleton.next()
+            )
+            if migrated { try await store.migrate() }
             let result = try await body(store)
             await store.close()
             return result
         }
 
+        private func page(_ store: SQLCharacterStore, _ query: CharacterQuery) async throws -> PageSnapshot {
+            try await store.page(query, on: MultiThreadedEventLoopGroup.singleton.next(), noting: nil).get()
+        }
+
         private func ids(_ store: SQLCharacterStore) async throws -> [Int] {
-            try await store.page(CharacterQuery(page: 1, pageSize: 100)).rows.map(\.id)
+            try await self.page(store, CharacterQuery(page: 1, pageSize: 100)).results.map(\.id)
+        }
+
+        @Test(
+            "a database written before page ranks existed is ranked by the migration, every order right at once",
+            arguments: Backend.allCases
+        )
+        func rankMigration(backend: Backend) async throws {
+            try await backend.withDatabase { database, _ in
+                try await self.withStore(database, migrated: false) { store in
+                    let dialect = store.dialect
+                    // The schema and data as the release before migration 4 left them.
+                    try await store.pool.withConnection { connection in
+                        try connection.execute(dialect.migrationsTable)
+                        for migration in dialect.migrations where migration.version <= 3 {
+                            for statement in migration.sql { try connection.execute(statement) }
+                            try connection.execute(
+                                "INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), 0)"
+                            )
+                        }
+                        for (id, name) in [(5, "b"), (2, "a"), (9, "a"), (7, "c")] {
+                            try connection.execute(
+                                """
+                                INSERT INTO characters (id, name, status, species, origin, seen_generation)
+                                VALUES (\(id), '\(name)', 'Alive', 'Human', 'Earth (C-137)', 1)
+                                """
+                            )
+                        }
+                        try connection.execute(
+                            "UPDATE refresh_state SET generation = 1, row_count = 4, last_refresh_at = 100 WHERE id = 1"
+                        )
+                    }
+                    try await store.migrate()
+                    func ids(_ query: CharacterQuery) async throws -> [Int] {
+                        try await self.page(store, query).results.map(\.id)
+                    }
+                    #expect(try await ids(CharacterQuery(sort: .name)) == [2, 9, 5, 7])
+                    #expect(try await ids(CharacterQuery(sort: .name, order: .desc)) == [7, 5, 9, 2])
+                    #expect(try await ids(CharacterQuery(order: .desc, page: 1, pageSize: 3)) == [9, 7, 5])
+                    #expect(try await ids(CharacterQuery(page: 2, pageSize: 3)) == [9])
+                    #expect(try await ids(CharacterQuery(order: .desc, page: 2, pageSize: 3)) == [2])
+                    #expect(try await ids(CharacterQuery(page: 3, pageSize: 3)) == [])
+                    #expect(try await self.page(store, CharacterQuery()).totalCount == 4)
+                }
+            }
         }
 
         @Test("a refresh deletes rows no longer upstream; a failed one changes nothing", arguments: Backend.allCases)
@@ -67,7 +124,7 @@ extension Integration {
                     )
                     #expect(second == .replaced(count: 8, generation: 2, changed: true))
                     #expect(try await self.ids(store) == Array(5...12))
-                    #expect(try await store.page(CharacterQuery()).rows.first?.name == "Renamed 5")
+                    #expect(try await self.page(store, CharacterQuery()).results.first?.name == "Renamed 5")
 
                     struct UpstreamBroke: Error {}
                     await #expect(throws: UpstreamBroke.self) {
@@ -179,7 +236,11 @@ extension Integration {
                     defer { threadPool.shutdownGracefully { _ in } }
                     var config = try AppConfig.load(environment: ["DATABASE_URL": database])
                     config.refreshLeaseTTL = .seconds(1)
-                    let dead = SQLCharacterStore.make(config: config, threadPool: threadPool)
+                    let dead = SQLCharacterStore.make(
+                        config: config,
+                        threadPool: threadPool,
+                        eventLoop: MultiThreadedEventLoopGroup.singleton.next()
+                    )
                     let lease = try #require(try await dead.takeLease(), "the lease was free")
                     let started = ContinuousClock.now
                     let refresh: @Sendable () async throws -> RefreshOutcome = {
@@ -294,4 +355,12 @@ struct HeldWalk: Sendable {
 
     /// Lets the walk return.
     func release() { self.gate.continuation.yield() }
+}
+
+extension PageSnapshot {
+    /// The page's characters as a client reads them from the body.
+    fileprivate var results: [(id: Int, name: String)] {
+        let json = (try? JSONSerialization.jsonObject(with: Data(self.body))) as? [String: Any]
+        return (json?["results"] as? [[String: Any]] ?? []).map { ($0["id"] as? Int ?? 0, $0["name"] as? String ?? "") }
+    }
 }

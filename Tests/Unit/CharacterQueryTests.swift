@@ -6,7 +6,7 @@ import Testing
 @Suite("/characters query validation")
 struct CharacterQueryTests {
     private func parse(_ query: String) throws(QueryValidationError) -> CharacterQuery {
-        try CharacterQuery.parse(QueryString.items(query))
+        try CharacterQuery.parse(QueryString.items(Substring(query)))
     }
 
     @Test("the query's pairs come in order, decoded, empty parts skipped, a bare name with an empty value")
@@ -64,7 +64,17 @@ struct CharacterQueryTests {
 
 @Suite("Paging arithmetic and the body")
 struct CharacterPageTests {
-    private func page(_ page: Int, size: Int, total: Int, rows: Int = 0) -> CharacterPage {
+    private func encoded(_ page: Int, size: Int, total: Int, rows: Int) -> [UInt8] {
+        let (page, results) = self.page(page, size: size, total: total, rows: rows)
+        return page.encoded(results)
+    }
+
+    private func page(
+        _ page: Int,
+        size: Int,
+        total: Int,
+        rows: Int = 0
+    ) -> (page: CharacterPage, results: [StoredCharacter]) {
         let results = (0..<rows).map {
             StoredCharacter(
                 id: $0 + 1,
@@ -76,7 +86,7 @@ struct CharacterPageTests {
                 url: nil
             )
         }
-        return CharacterPage(query: CharacterQuery(page: page, pageSize: size), totalCount: total, results: results)
+        return (CharacterPage(query: CharacterQuery(page: page, pageSize: size), totalCount: total), results)
     }
 
     @Test(
@@ -95,7 +105,7 @@ struct CharacterPageTests {
     )
     func arithmetic(input: (Int, Int, Int, Int, Bool, Bool, Bool)) {
         let (number, size, total, pages, prev, next, outOfRange) = input
-        let page = self.page(number, size: size, total: total)
+        let page = self.page(number, size: size, total: total).page
         #expect(page.totalPages == pages)
         #expect(page.hasPrev == prev)
         #expect(page.hasNext == next)
@@ -104,13 +114,52 @@ struct CharacterPageTests {
 
     @Test("the body's keys are in the contract's order, and results are empty out of range")
     func body() {
-        let text = String(decoding: self.page(1, size: 2, total: 3, rows: 2).encoded(), as: UTF8.self)
+        let text = String(decoding: self.encoded(1, size: 2, total: 3, rows: 2), as: UTF8.self)
         #expect(
             text
                 == #"{"page":1,"page_size":2,"total_count":3,"total_pages":2,"has_prev":false,"has_next":true,"out_of_range":false,"results":[{"id":1,"name":"N0","status":"Alive","species":"Human","origin":"Earth (C-137)","image":null,"url":null},{"id":2,"name":"N1","status":"Alive","species":"Human","origin":"Earth (C-137)","image":null,"url":null}]}"#
         )
-        let outside = String(decoding: self.page(9, size: 2, total: 3, rows: 2).encoded(), as: UTF8.self)
+        let outside = String(decoding: self.encoded(9, size: 2, total: 3, rows: 2), as: UTF8.self)
         #expect(outside.hasSuffix(#""has_prev":true,"has_next":false,"out_of_range":true,"results":[]}"#))
+    }
+
+    @Test("the body written from UTF-8 bytes is the body written from strings; null links stay null")
+    func writerFromBytes() {
+        let character = StoredCharacter(
+            id: 7,
+            name: "Zoë \"Q\"",
+            status: "Alive",
+            species: "Human",
+            origin: "Earth (C-137)",
+            image: "https://x/7.jpeg",
+            url: nil
+        )
+        let page = CharacterPage(query: CharacterQuery(pageSize: 1), totalCount: 1)
+        var writer = CharacterPage.Writer(page)
+        let texts = [character.name, character.status, character.species, character.origin, character.image!]
+        let bytes = texts.map { Array($0.utf8) }
+        bytes[0].withUnsafeBytes { name in
+            bytes[1].withUnsafeBytes { status in
+                bytes[2].withUnsafeBytes { species in
+                    bytes[3].withUnsafeBytes { origin in
+                        bytes[4].withUnsafeBytes { image in
+                            writer.add(
+                                id: 7,
+                                name: name,
+                                status: status,
+                                species: species,
+                                origin: origin,
+                                image: image,
+                                url: nil
+                            )
+                        }
+                    }
+                }
+            }
+        }
+        #expect(writer.finish() == page.encoded([character]))
+        #expect(String(decoding: page.encoded([character]), as: UTF8.self).contains(#""name":"Zoë \"Q\"""#))
+        #expect(String(decoding: page.encoded([character]), as: UTF8.self).hasSuffix(#""url":null}]}"#))
     }
 
     @Test("JSON strings are escaped")

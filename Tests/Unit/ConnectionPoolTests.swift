@@ -1,9 +1,15 @@
+import Dispatch
+import NIOCore
 import NIOPosix
 import Native
 import Synchronization
 import Testing
 
 @testable import RickMortyAPI
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Counts the connections that are still open: each one closes (is freed) when the pool lets go.
 final class CountedConnections: Sendable {
@@ -17,58 +23,169 @@ final class CountedConnections: Sendable {
         }
         deinit { self.owner.open.subtract(1, ordering: .relaxed) }
         func execute(_ sql: String) throws {}
-        func query(_ sql: String, _ parameters: [DatabaseValue]) throws -> [[DatabaseValue]] { [] }
+        func query(_ sql: String, _ parameters: [DatabaseValue], eachRow: (DatabaseRow) throws -> Void) throws {}
         var isBroken: Bool { false }
         var localAddress: String? { nil }
     }
 }
 
-@Suite("Connection pool: cancellation and close")
+/// A call the test holds on its connection until it lets go; `running` says it has started.
+final class HeldCall: Sendable {
+    private let gate = DispatchSemaphore(value: 0)
+    private let started = Atomic<Bool>(false)
+    var running: Bool { self.started.load(ordering: .relaxed) }
+
+    func body(_ connection: any DatabaseConnection) {
+        self.started.store(true, ordering: .relaxed)
+        self.gate.wait()
+    }
+    func letGo() { self.gate.signal() }
+}
+
+@Suite("Connection pool: queueing, cancellation, timeout and close")
 struct ConnectionPoolTests {
     private func withPool(
         capacity: Int,
+        readParallelism: Int? = nil,
+        acquireTimeout: Duration = .seconds(600),
         _ body: (ConnectionPool, CountedConnections) async throws -> Void
     ) async throws {
-        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        let threadPool = NIOThreadPool(numberOfThreads: capacity + 1)
         threadPool.start()
-        defer { threadPool.shutdownGracefully { _ in } }
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let counted = CountedConnections()
-        let pool = ConnectionPool(capacity: capacity, acquireTimeout: .seconds(600), threadPool: threadPool) {
+        let pool = ConnectionPool(
+            capacity: capacity,
+            readParallelism: readParallelism,
+            acquireTimeout: acquireTimeout,
+            threadPool: threadPool,
+            eventLoop: loops.next()
+        ) {
             CountedConnections.Connection(counted)
         }
         try await body(pool, counted)
+        try await threadPool.shutdownGracefully()
+        try await loops.shutdownGracefully()
     }
 
-    @Test("a caller waiting for a connection stops waiting when its task is cancelled")
-    func cancelledWaiter() async throws {
-        try await self.withPool(capacity: 1) { pool, _ in
-            let held = try await pool.acquire()
-            let waiting = Task { try await pool.acquire() }
-            waiting.cancel()
-            // With a 600 s acquire timeout, only the cancellation can end this wait.
-            await #expect(throws: CancellationError.self) { _ = try await waiting.value }
-            pool.release(held)
-            let again = try await pool.acquire()
-            pool.release(again)
+    /// Waits until `condition` holds, for at most ten seconds.
+    private func until(_ condition: () -> Bool) async {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(1)) }
+    }
+
+    /// Holds the pool's only connection with a call of the test's, started and running.
+    private func hold(_ pool: ConnectionPool) async -> (HeldCall, Task<Void, any Error>) {
+        let held = HeldCall()
+        let task = Task { try await pool.withConnection { held.body($0) } }
+        await self.until { held.running }
+        return (held, task)
+    }
+
+    @Test("calls queued behind a busy connection run in order, on the thread that frees it")
+    func backToBack() async throws {
+        try await self.withPool(capacity: 1) { pool, counted in
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            let (held, holder) = await self.hold(pool)
+            let threads = Mutex<[UInt]>([])
+            let note: @Sendable (any DatabaseConnection) -> Void = { _ in
+                threads.withLock {
+                    $0.append(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(bitPattern: pthread_self()))))
+                }
+            }
+            let order = Mutex<[Int]>([])
+            let calls = (0..<3).map { index in
+                pool.submit(on: loop) { connection in
+                    note(connection)
+                    order.withLock { $0.append(index) }
+                }
+            }
+            #expect(pool.waitingCount == 3)
+            held.letGo()
+            try await holder.value
+            for call in calls { try await call.get() }
+            #expect(order.withLock { $0 } == [0, 1, 2])
+            #expect(Set(threads.withLock { $0 }).count == 1, "one thread ran all three")
+            #expect(counted.open.load(ordering: .relaxed) == 1, "on one connection")
         }
     }
 
-    @Test("close frees idle connections now and busy ones when they come back; later callers get a 503 kind")
+    @Test("request reads run on at most readParallelism connections; background work runs beside them")
+    func readParallelism() async throws {
+        try await self.withPool(capacity: 3, readParallelism: 1) { pool, counted in
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            let held = HeldCall()
+            let firstRead = pool.submit(on: loop) { held.body($0) }
+            await self.until { held.running }
+            let secondRead = pool.submit(on: loop) { _ in 2 }
+            #expect(pool.waitingCount == 1, "queued although two more connections could open")
+            #expect(try await pool.withConnection { _ in 3 } == 3, "background work is not held up by reads")
+            #expect(pool.waitingCount == 1)
+            held.letGo()
+            try await firstRead.get()
+            #expect(try await secondRead.get() == 2)
+            #expect(counted.open.load(ordering: .relaxed) == 2, "the read never needed a second connection")
+        }
+    }
+
+    @Test("a call waiting for a connection stops waiting when its task is cancelled")
+    func cancelledWaiter() async throws {
+        try await self.withPool(capacity: 1) { pool, _ in
+            let (held, holder) = await self.hold(pool)
+            let waiting = Task { try await pool.withConnection { _ in 1 } }
+            await self.until { pool.waitingCount == 1 }
+            waiting.cancel()
+            // With a 600 s acquire timeout, only the cancellation can end this wait.
+            await #expect(throws: CancellationError.self) { _ = try await waiting.value }
+            #expect(pool.waitingCount == 0)
+            held.letGo()
+            try await holder.value
+            #expect(try await pool.withConnection { _ in 2 } == 2)
+        }
+    }
+
+    @Test("waiting calls fail with pool_exhausted at their own deadline, oldest first")
+    func exhausted() async throws {
+        try await self.withPool(capacity: 1, acquireTimeout: .milliseconds(200)) { pool, _ in
+            let (held, holder) = await self.hold(pool)
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            let first = pool.submit(on: loop) { _ in 1 }
+            let queued = ContinuousClock.now
+            try await Task.sleep(for: .milliseconds(100))  // the second call queues 100 ms later
+            let second = pool.submit(on: loop) { _ in 2 }
+            func kind(_ future: EventLoopFuture<Int>) async -> DatabaseError.Kind? {
+                do {
+                    _ = try await future.get()
+                    return nil
+                } catch {
+                    return (error as? DatabaseError)?.kind
+                }
+            }
+            #expect(await kind(first) == .poolExhausted)
+            let firstFailed = ContinuousClock.now - queued
+            #expect(await kind(second) == .poolExhausted)
+            let secondFailed = ContinuousClock.now - queued
+            #expect(firstFailed >= .milliseconds(200))
+            #expect(secondFailed >= .milliseconds(300), "the timer was set again for the second call's deadline")
+            held.letGo()
+            try await holder.value
+        }
+    }
+
+    @Test("close frees idle connections now and busy ones when their call returns; later calls get a 503 kind")
     func close() async throws {
         try await self.withPool(capacity: 2) { pool, counted in
-            // Optionals, so that the test itself holds no lease once it has handed it back.
-            var first: ConnectionPool.Lease? = try await pool.acquire()
-            var second: ConnectionPool.Lease? = try await pool.acquire()
-            pool.release(first!)
-            first = nil
+            let (held, holder) = await self.hold(pool)
+            try await pool.withConnection { _ in }  // opens the second connection, which goes idle
             #expect(counted.open.load(ordering: .relaxed) == 2)
             pool.close()
             #expect(counted.open.load(ordering: .relaxed) == 1, "the idle one is closed")
-            pool.release(second!)
-            second = nil
-            #expect(counted.open.load(ordering: .relaxed) == 0, "the busy one is closed when it comes back")
+            held.letGo()
+            try await holder.value
+            await self.until { counted.open.load(ordering: .relaxed) == 0 }
+            #expect(counted.open.load(ordering: .relaxed) == 0, "the busy one is closed when its call returns")
             await #expect {
-                _ = try await pool.acquire()
+                try await pool.withConnection { _ in }
             } throws: { error in
                 (error as? DatabaseError)?.kind == .serverShutdown && (error as? DatabaseError)?.isTransient == true
             }

@@ -2,7 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Native
+import SystemSupport
 import Testing
 
 @testable import RickMortyAPI
@@ -85,17 +87,15 @@ struct ProblemTests {
 struct RequestIdentityTests {
     @Test("a sane X-Request-ID is echoed; anything else is replaced")
     func requestID() {
-        #expect(RequestIdentity.requestID(from: [HTTPField.Name.requestID: "abc-123"]) == "abc-123")
-        let forged = RequestIdentity.requestID(from: [HTTPField.Name.requestID: "a b\"c"])
+        #expect(RequestIdentity.requestID(from: "abc-123") == "abc-123")
+        let forged = RequestIdentity.requestID(from: "a b\"c")
         #expect(forged != "a b\"c" && forged.count == 32)
         #expect(RequestIdentity.generate() != RequestIdentity.generate())
     }
 
     @Test("traceparent is parsed only when valid")
     func traceparent() {
-        let valid = RequestIdentity.traceContext(from: [
-            HTTPField.Name.traceparentHeader: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        ])
+        let valid = RequestIdentity.traceContext(from: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
         #expect(valid?.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
         #expect(valid?.spanID == "00f067aa0ba902b7")
         for bad in [
@@ -103,8 +103,21 @@ struct RequestIdentityTests {
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "garbage",
         ] {
-            #expect(RequestIdentity.traceContext(from: [HTTPField.Name.traceparentHeader: bad]) == nil)
+            #expect(RequestIdentity.traceContext(from: bad) == nil)
         }
+    }
+}
+
+@Suite("Event loops per usable CPU")
+struct UsableProcessorsTests {
+    @Test("the CPUs of the affinity list are counted: single CPUs, ranges and both")
+    func affinity() {
+        let status = "Name:\tx\nCpus_allowed:\tff\nCpus_allowed_list:\t0-3,6,8-9\nMems_allowed:\t1\n"
+        #expect(UsableProcessors.allowedCPUs(inStatus: status) == 7)
+        #expect(UsableProcessors.allowedCPUs(inStatus: "Cpus_allowed_list:\t0\n") == 1)
+        #expect(UsableProcessors.allowedCPUs(inStatus: "Cpus_allowed_list:\t3-1\n") == nil)
+        #expect(UsableProcessors.allowedCPUs(inStatus: "nothing here") == nil)
+        #expect((1...System.coreCount).contains(UsableProcessors.count))
     }
 }
 

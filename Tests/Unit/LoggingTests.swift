@@ -18,6 +18,17 @@ struct LoggingTests {
         #expect(StdoutLogHandler.timestamp(unixMilliseconds: milliseconds) == expected)
     }
 
+    @Test(
+        "the Date header is RFC 9110's IMF-fixdate, weekday included",
+        arguments: [
+            (Int64(0), "Thu, 01 Jan 1970 00:00:00 GMT"), (1_796_459_844, "Sat, 05 Dec 2026 08:37:24 GMT"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"), (-1, "Wed, 31 Dec 1969 23:59:59 GMT"),
+        ]
+    )
+    func httpDate(seconds: Int64, expected: String) {
+        #expect(CivilTime(unixSeconds: seconds).httpDate == expected)
+    }
+
     @Test("one JSON object per event with level, message and dotted metadata keys")
     func json() throws {
         let event = LogEvent(

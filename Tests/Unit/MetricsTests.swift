@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOEmbedded
 import Testing
 
 @testable import RickMortyAPI
@@ -50,13 +51,6 @@ struct MetricsTests {
 
 @Suite("Page cache metrics: one request, one outcome")
 struct CacheOutcomeTests {
-    private func request(_ target: String) -> Request {
-        Request(
-            head: HTTPRequest(method: .get, scheme: "http", authority: "test", path: target),
-            body: RequestBody(buffer: ByteBuffer())
-        )
-    }
-
     private func value(_ metrics: AppMetrics, _ sample: String) -> Double? {
         let text = String(decoding: metrics.exposition(), as: UTF8.self)
         for line in text.split(separator: "\n") where line.hasPrefix(sample + " ") {
@@ -87,23 +81,24 @@ struct CacheOutcomeTests {
             metrics: metrics,
             monitor: monitor
         )
-        let first = try await endpoint.respond(to: self.request("/characters?page=1"))
-        #expect(first.status == .ok)
+        let loop = EmbeddedEventLoop()
+        func answer(_ query: Substring) async throws -> CharactersEndpoint<TestClock>.Answer {
+            try await endpoint.answer(rawQuery: query, on: loop, noting: nil).value
+        }
+        let first = try await answer("page=1")
+        #expect(first.cacheControl == "public, max-age=30")
         #expect(self.value(metrics, #"page_cache_misses_total{path="/characters"}"#) == 1)
         #expect(self.value(metrics, #"page_cache_puts_total{path="/characters"}"#) == 1)
 
         clock.advance(by: .seconds(31))
         store.goDown()
-        let stale = try await endpoint.respond(to: self.request("/characters?page=1"))
-        #expect(stale.status == .ok)
-        #expect(stale.headers[.cacheControl] == "public, max-age=0")
-        #expect(stale.headers[.eTag] == first.headers[.eTag])
+        let stale = try await answer("page=1")
+        #expect(stale.cacheControl == "public, max-age=0")
+        #expect(stale.page.etag == first.page.etag)
         #expect(self.value(metrics, #"page_cache_hits_total{path="/characters"}"#) == 1)
         #expect(self.value(metrics, #"page_cache_misses_total{path="/characters"}"#) == 1, "not also a miss")
 
-        await #expect(throws: (any Error).self) {
-            _ = try await endpoint.respond(to: self.request("/characters?page=2"))
-        }
+        await #expect(throws: (any Error).self) { _ = try await answer("page=2") }
         #expect(self.value(metrics, #"page_cache_misses_total{path="/characters"}"#) == 2, "an uncached page is a miss")
     }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOEmbedded
 import Synchronization
 import Testing
 
@@ -43,17 +44,27 @@ struct LRUStoreTests {
 @Suite("Page cache")
 struct PageCacheTests {
     let query = CharacterQuery(page: 1)
+    /// Runs every callback inline on the test's thread: no sockets, no threads.
+    let loop = EmbeddedEventLoop()
 
     static func page(_ generation: Int64, _ text: String = "x") -> CachedPage {
         CachedPage(body: ByteBuffer(string: text), etag: "\"\(generation)\"", generation: generation)
     }
 
+    /// Loads `query` with a loader that succeeds at once with `page`.
+    private func load(
+        _ cache: PageCache<TestClock>,
+        _ query: CharacterQuery,
+        _ page: CachedPage
+    ) throws -> PageCache<TestClock>.Loaded {
+        try cache.load(query, on: self.loop) { self.loop.makeSucceededFuture(page) }.wait()
+    }
+
     @Test("a loaded page is fresh until the TTL, then stale")
-    func ttl() async throws {
+    func ttl() throws {
         let clock = TestClock()
         let cache = PageCache(capacity: 4, ttl: .seconds(30), clock: clock)
-        let loaded = try await cache.load(self.query) { Self.page(0) as CachedPage }
-        #expect(loaded.stored)
+        #expect(try self.load(cache, self.query, Self.page(0)).stored)
         guard case .fresh(_, let remaining) = cache.lookup(self.query) else {
             Issue.record("expected fresh")
             return
@@ -67,9 +78,9 @@ struct PageCacheTests {
     }
 
     @Test("a newer generation makes older entries unreachable")
-    func generation() async throws {
+    func generation() throws {
         let cache = PageCache(capacity: 4, ttl: .seconds(30), clock: TestClock())
-        _ = try await cache.load(self.query) { Self.page(1) as CachedPage }
+        _ = try self.load(cache, self.query, Self.page(1))
         cache.observe(generation: 2)
         guard case .miss = cache.lookup(self.query) else {
             Issue.record("old generation still reachable")
@@ -81,10 +92,10 @@ struct PageCacheTests {
     }
 
     @Test("a load that reports a newer generation advances the cache")
-    func loadAdvances() async throws {
+    func loadAdvances() throws {
         let cache = PageCache(capacity: 4, ttl: .seconds(30), clock: TestClock())
-        _ = try await cache.load(CharacterQuery(page: 2)) { Self.page(0) as CachedPage }
-        _ = try await cache.load(self.query) { Self.page(5) as CachedPage }
+        _ = try self.load(cache, CharacterQuery(page: 2), Self.page(0))
+        _ = try self.load(cache, self.query, Self.page(5))
         #expect(cache.generation == 5)
         guard case .miss = cache.lookup(CharacterQuery(page: 2)) else {
             Issue.record("generation 0 entry survived")
@@ -96,55 +107,50 @@ struct PageCacheTests {
         }
     }
 
-    @Test("concurrent misses for one key make one load")
-    func singleFlight() async throws {
+    @Test("concurrent misses for one key make one load; only the leader's is stored")
+    func singleFlight() throws {
         let cache = PageCache(capacity: 4, ttl: .seconds(30), clock: TestClock())
         let calls = CallCounter()
-        let gate = AsyncStream<Void>.makeStream()
-        let started = AsyncStream<Void>.makeStream()
-        try await withThrowingTaskGroup(of: CachedPage.self) { group in
-            group.addTask {
-                try await cache.load(self.query) {
-                    calls.increment()
-                    started.continuation.yield()
-                    for await _ in gate.stream { break }
-                    return Self.page(0)
-                }.page
+        let database = self.loop.makePromise(of: CachedPage.self)
+        let leader = cache.load(self.query, on: self.loop) {
+            calls.increment()
+            return database.futureResult
+        }
+        let followers = (0..<20).map { _ in
+            cache.load(self.query, on: self.loop) {
+                calls.increment()
+                return self.loop.makeSucceededFuture(Self.page(0, "other"))
             }
-            // Wait until the leader is inside its load, then pile on followers.
-            for await _ in started.stream { break }
-            for _ in 0..<20 {
-                group.addTask {
-                    try await cache.load(self.query) {
-                        calls.increment()
-                        return Self.page(0)
-                    }.page
-                }
-            }
-            // Followers must register before the leader finishes; give each a chance to run.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while cache.waitingCount(for: self.query) < 20 && ContinuousClock.now < deadline { await Task.yield() }
-            #expect(cache.waitingCount(for: self.query) == 20)
-            gate.continuation.yield()
-            var results = 0
-            for try await _ in group { results += 1 }
-            #expect(results == 21)
+        }
+        #expect(cache.waitingCount(for: self.query) == 20)
+        database.succeed(Self.page(0, "from the database"))
+        #expect(try leader.wait().stored)
+        for follower in followers {
+            let loaded = try follower.wait()
+            #expect(!loaded.stored)
+            #expect(String(buffer: loaded.page.body) == "from the database")
         }
         #expect(calls.value == 1)
+        #expect(cache.waitingCount(for: self.query) == 0)
     }
 
     @Test("a failed load is shared by its followers and caches nothing")
-    func failure() async {
+    func failure() {
         struct Boom: Error {}
         let cache = PageCache(capacity: 4, ttl: .seconds(30), clock: TestClock())
-        await #expect(throws: Boom.self) { try await cache.load(self.query) { throw Boom() } }
+        let database = self.loop.makePromise(of: CachedPage.self)
+        let leader = cache.load(self.query, on: self.loop) { database.futureResult }
+        let follower = cache.load(self.query, on: self.loop) { self.loop.makeSucceededFuture(Self.page(0)) }
+        database.fail(Boom())
+        #expect(throws: Boom.self) { try leader.wait() }
+        #expect(throws: Boom.self) { try follower.wait() }
         #expect(cache.count == 0)
     }
 
     @Test("LRU bound holds")
-    func bound() async throws {
+    func bound() throws {
         let cache = PageCache(capacity: 2, ttl: .seconds(30), clock: TestClock())
-        for page in 1...5 { _ = try await cache.load(CharacterQuery(page: page)) { Self.page(0) as CachedPage } }
+        for page in 1...5 { _ = try self.load(cache, CharacterQuery(page: page), Self.page(0)) }
         #expect(cache.count == 2)
     }
 }

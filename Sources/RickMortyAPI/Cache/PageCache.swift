@@ -27,7 +27,7 @@ final class PageCache<C: Clock>: Sendable where C.Duration == Duration {
     private struct State {
         var store: LRUStore<Key, Entry>
         var generation: Int64 = 0
-        var loading: [Key: [CheckedContinuation<CachedPage, any Error>]] = [:]
+        var loading: [Key: [EventLoopPromise<Loaded>]] = [:]
     }
 
     /// What a lookup found.
@@ -82,65 +82,48 @@ final class PageCache<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
+    /// What ``load(_:on:_:)`` gives each caller: the page, and whether this caller's load was the
+    /// one put into the cache.
+    struct Loaded: Sendable {
+        let page: CachedPage
+        let stored: Bool
+    }
+
     /// Loads `query` with `loader`, sharing one call among concurrent callers for the same key,
-    /// and stores the result under the generation the loader reports. `stored` is true for the
-    /// one caller whose load was put into the cache.
+    /// and stores the result under the generation the loader reports. Every caller's future
+    /// completes on its own `eventLoop`; a failed load fails them all and stores nothing.
     func load(
         _ query: CharacterQuery,
-        _ loader: @escaping @Sendable () async throws -> CachedPage
-    ) async throws -> (page: CachedPage, stored: Bool) {
-        while true {
-            let (key, isLeader) = self.state.withLock { state in
-                let key = Key(query: query, generation: state.generation)
-                if state.loading[key] != nil { return (key, false) }
-                state.loading[key] = []
-                return (key, true)
+        on eventLoop: any EventLoop,
+        _ loader: () -> EventLoopFuture<CachedPage>
+    ) -> EventLoopFuture<Loaded> {
+        let promise = eventLoop.makePromise(of: Loaded.self)
+        let (key, isLeader) = self.state.withLock { state in
+            let key = Key(query: query, generation: state.generation)
+            if state.loading[key] != nil {
+                state.loading[key]?.append(promise)
+                return (key, false)
             }
-            if isLeader { return try await self.lead(key, loader) }
-            do {
-                return (try await self.follow(key), false)
-            } catch is LeaderFinished {
-                continue  // The leader finished between our two looks; look again.
+            state.loading[key] = []
+            return (key, true)
+        }
+        guard isLeader else { return promise.futureResult }
+        loader().whenComplete { result in
+            let expires = self.clock.now.advanced(by: self.ttl)
+            let (followers, stored) = self.state.withLock { state in
+                let followers = state.loading.removeValue(forKey: key) ?? []
+                guard case .success(let page) = result, self.isEnabled else { return (followers, false) }
+                if page.generation > state.generation {
+                    state.generation = page.generation
+                    state.store.removeAll { $0.generation < page.generation }
+                }
+                guard page.generation == state.generation else { return (followers, false) }
+                state.store.set(Key(query: key.query, generation: page.generation), Entry(page: page, expires: expires))
+                return (followers, true)
             }
+            for follower in followers { follower.completeWith(result.map { Loaded(page: $0, stored: false) }) }
+            promise.completeWith(result.map { Loaded(page: $0, stored: stored) })
         }
-    }
-
-    private struct LeaderFinished: Error {}
-
-    private func follow(_ key: Key) async throws -> CachedPage {
-        try await withCheckedThrowingContinuation { continuation in
-            let joined = self.state.withLock { state -> Bool in
-                guard state.loading[key] != nil else { return false }
-                state.loading[key]?.append(continuation)
-                return true
-            }
-            if !joined { continuation.resume(throwing: LeaderFinished()) }
-        }
-    }
-
-    private func lead(
-        _ key: Key,
-        _ loader: @Sendable () async throws -> CachedPage
-    ) async throws -> (page: CachedPage, stored: Bool) {
-        let result: Result<CachedPage, any Error>
-        do {
-            result = .success(try await loader())
-        } catch {
-            result = .failure(error)
-        }
-        let expires = self.clock.now.advanced(by: self.ttl)
-        let (waiters, stored) = self.state.withLock { state in
-            let waiters = state.loading.removeValue(forKey: key) ?? []
-            guard case .success(let page) = result, self.isEnabled else { return (waiters, false) }
-            if page.generation > state.generation {
-                state.generation = page.generation
-                state.store.removeAll { $0.generation < page.generation }
-            }
-            guard page.generation == state.generation else { return (waiters, false) }
-            state.store.set(Key(query: key.query, generation: page.generation), Entry(page: page, expires: expires))
-            return (waiters, true)
-        }
-        for waiter in waiters { waiter.resume(with: result) }
-        return (try result.get(), stored)
+        return promise.futureResult
     }
 }

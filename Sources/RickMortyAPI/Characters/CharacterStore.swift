@@ -1,9 +1,12 @@
-/// A page of rows and the facts it was computed from, all read from one snapshot.
+import NIOCore
+
+/// A page read from one consistent snapshot: its `/characters` body, written as the rows were
+/// read (``CharacterPage/Writer``), and the facts it was computed from.
 struct PageSnapshot: Sendable, Equatable {
     let totalCount: Int
     /// The data generation the rows belong to; bumped by every refresh that changed the set.
     let generation: Int64
-    let rows: [StoredCharacter]
+    let body: [UInt8]
 }
 
 /// What the database says about the stored set as a whole.
@@ -29,8 +32,13 @@ enum RefreshOutcome: Sendable, Equatable {
 protocol CharacterStore: Sendable {
     /// Brings the schema to the current version; safe to run from several replicas at once.
     func migrate() async throws
-    /// One page and the total count, from one consistent snapshot.
-    func page(_ query: CharacterQuery) async throws -> PageSnapshot
+    /// One page and the total count, from one consistent snapshot; the future completes on
+    /// `eventLoop`. `use`, when given, records the connection that served it.
+    func page(
+        _ query: CharacterQuery,
+        on eventLoop: any EventLoop,
+        noting use: DatabaseUse?
+    ) -> EventLoopFuture<PageSnapshot>
     /// The stored set's size, generation and refresh time; doubles as the health check's query.
     func state() async throws -> DataState
     /// Under the refresh lease shared by all replicas: if `isDue` says so, calls `fetch` (holding

@@ -1,6 +1,8 @@
 import Foundation
+import NIOCore
 import NIOPosix
 import Native
+import SystemSupport
 
 /// ``CharacterStore`` over SQLite or PostgreSQL through a ``ConnectionPool``.
 final class SQLCharacterStore: CharacterStore {
@@ -37,8 +39,9 @@ final class SQLCharacterStore: CharacterStore {
         return "\(host)/\(getpid())/\(String(UInt32.random(in: .min ... .max), radix: 16))"
     }
 
-    /// Builds the store `location` names, with a pool of `config.dbPoolSize` connections.
-    static func make(config: AppConfig, threadPool: NIOThreadPool) -> SQLCharacterStore {
+    /// Builds the store `config.database` names, with a pool of `config.dbPoolSize` connections
+    /// whose calls run on `threadPool`; `eventLoop` runs the pool's timer.
+    static func make(config: AppConfig, threadPool: NIOThreadPool, eventLoop: any EventLoop) -> SQLCharacterStore {
         let queryTimeout = config.dbQueryTimeout.seconds
         let connectTimeout = config.dbConnectTimeout.seconds
         switch config.database {
@@ -46,7 +49,8 @@ final class SQLCharacterStore: CharacterStore {
             let pool = ConnectionPool(
                 capacity: config.dbPoolSize,
                 acquireTimeout: config.dbConnectTimeout,
-                threadPool: threadPool
+                threadPool: threadPool,
+                eventLoop: eventLoop
             ) {
                 try PostgresConnection(conninfo: conninfo, connectTimeout: connectTimeout, queryTimeout: queryTimeout)
             }
@@ -54,7 +58,7 @@ final class SQLCharacterStore: CharacterStore {
         case .sqliteFile(let path):
             return SQLCharacterStore(
                 dialect: .sqlite,
-                pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool),
+                pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool, eventLoop: eventLoop),
                 leaseTTL: config.refreshLeaseTTL
             )
         case .sqliteMemory:
@@ -62,20 +66,28 @@ final class SQLCharacterStore: CharacterStore {
             let path = NSTemporaryDirectory() + "rickmorty-\(getpid())-\(UUID().uuidString).sqlite"
             return SQLCharacterStore(
                 dialect: .sqlite,
-                pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool),
+                pool: Self.sqlitePool(path: path, config: config, threadPool: threadPool, eventLoop: eventLoop),
                 leaseTTL: config.refreshLeaseTTL,
                 temporaryFiles: [path, path + "-wal", path + "-shm"]
             )
         }
     }
 
-    private static func sqlitePool(path: String, config: AppConfig, threadPool: NIOThreadPool) -> ConnectionPool {
+    private static func sqlitePool(
+        path: String,
+        config: AppConfig,
+        threadPool: NIOThreadPool,
+        eventLoop: any EventLoop
+    ) -> ConnectionPool {
         let busyTimeout = config.dbQueryTimeout.seconds
         let folder = (path as NSString).deletingLastPathComponent
         return ConnectionPool(
             capacity: config.dbPoolSize,
+            // A SQLite read is CPU work in this process: no more at once than there are CPUs.
+            readParallelism: UsableProcessors.count,
             acquireTimeout: config.dbConnectTimeout,
-            threadPool: threadPool
+            threadPool: threadPool,
+            eventLoop: eventLoop
         ) {
             // Created on each attempt rather than once at startup, so a folder that cannot be made
             // now is retried by the migration loop instead of failing the start.
@@ -119,37 +131,62 @@ final class SQLCharacterStore: CharacterStore {
 
     // MARK: - Reads
 
-    func page(_ query: CharacterQuery) async throws -> PageSnapshot {
+    func page(
+        _ query: CharacterQuery,
+        on eventLoop: any EventLoop,
+        noting use: DatabaseUse?
+    ) -> EventLoopFuture<PageSnapshot> {
         // One statement, so one snapshot on both backends. The count and generation come from the
-        // refresh bookkeeping row; the page's ids come from the (name, id) or primary-key index
-        // alone (no table reads for the rows OFFSET skips), then only those rows are fetched.
-        // LEFT JOINs keep the bookkeeping row when the page is empty.
+        // refresh bookkeeping row; the page is the rows whose rank in the sort order falls in the
+        // page's range (an index range scan of page_size rows at any depth). The LEFT JOIN keeps
+        // the bookkeeping row when the page is empty.
         let sql = self.pageSQL[Self.pageSQLIndex(query)]
         let parameters: [DatabaseValue] = [.int(Int64(query.pageSize)), .int(Int64(query.offset))]
-        let rows = try await self.pool.withConnection { try $0.query(sql, parameters) }
-        guard let first = rows.first else { return PageSnapshot(totalCount: 0, generation: 0, rows: []) }
-        let characters = rows.compactMap { Self.character(in: $0, from: 2) }
-        return PageSnapshot(totalCount: Int(first[0].int ?? 0), generation: first[1].int ?? 0, rows: characters)
+        return self.pool.submit(on: eventLoop, noting: use) { connection in
+            // The body is written straight from the rows as the database hands them over.
+            var facts = (count: 0, generation: Int64(0))
+            var writer: CharacterPage.Writer?
+            try connection.query(sql, parameters) { row in
+                if writer == nil {
+                    facts = (Int(row.int(0) ?? 0), row.int(1) ?? 0)
+                    writer = CharacterPage.Writer(CharacterPage(query: query, totalCount: facts.count))
+                }
+                // The empty half of the LEFT JOIN: the page has no rows.
+                guard let id = row.int(2), let name = row.text(3) else { return }
+                writer?.add(
+                    id: Int(id),
+                    name: name,
+                    status: row.text(4),
+                    species: row.text(5),
+                    origin: row.text(6),
+                    image: row.text(7),
+                    url: row.text(8)
+                )
+            }
+            let body = (writer ?? CharacterPage.Writer(CharacterPage(query: query, totalCount: 0))).finish()
+            return PageSnapshot(totalCount: facts.count, generation: facts.generation, body: body)
+        }
     }
 
     private static func pageSQLIndex(_ query: CharacterQuery) -> Int {
         (query.sort == .id ? 0 : 2) + (query.order == .asc ? 0 : 1)
     }
 
-    /// The page query for each (sort, order), built once.
+    /// The page query for each (sort, order), built once. `$1` is the page size and `$2` the
+    /// offset; a descending page counts its range back from the row count of the same snapshot.
     private static func pageQueries(_ dialect: SQLDialect) -> [String] {
-        [(CharacterQuery.Sort.id, CharacterQuery.Order.asc), (.id, .desc), (.name, .asc), (.name, .desc)].map {
-            sort,
+        let (size, offset) = ("CAST(\(dialect.parameter(1)) AS BIGINT)", "CAST(\(dialect.parameter(2)) AS BIGINT)")
+        return [("id_rank", "ASC"), ("id_rank", "DESC"), ("name_rank", "ASC"), ("name_rank", "DESC")].map {
+            rank,
             order in
-            let query = CharacterQuery(sort: sort, order: order)
+            let range =
+                order == "ASC"
+                ? "c.\(rank) > \(offset) AND c.\(rank) <= \(offset) + \(size)"
+                : "c.\(rank) > m.row_count - \(offset) - \(size) AND c.\(rank) <= m.row_count - \(offset)"
             return """
                 SELECT m.row_count, m.generation, c.id, c.name, c.status, c.species, c.origin, c.image, c.url
-                FROM refresh_state AS m
-                LEFT JOIN (SELECT id FROM characters ORDER BY \(dialect.orderBy(query))
-                           LIMIT \(dialect.parameter(1)) OFFSET \(dialect.parameter(2))) AS p ON true
-                LEFT JOIN characters AS c ON c.id = p.id
-                WHERE m.id = 1
-                ORDER BY \(dialect.orderBy(query, table: "c"))
+                FROM refresh_state AS m LEFT JOIN characters AS c ON \(range)
+                WHERE m.id = 1 ORDER BY c.\(rank) \(order)
                 """
         }
     }
@@ -288,6 +325,7 @@ final class SQLCharacterStore: CharacterStore {
             "DELETE FROM characters WHERE seen_generation <> \(dialect.parameter(1))",
             [.int(generation)]
         )
+        _ = try connection.query(dialect.rankStatement, [])
         _ = try connection.query(
             """
             UPDATE refresh_state SET generation = \(dialect.parameter(1)), last_refresh_at = \(dialect.parameter(2)),

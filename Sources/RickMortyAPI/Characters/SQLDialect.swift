@@ -29,6 +29,21 @@ enum SQLDialect: Sendable {
         }
     }
 
+    /// Sets every row's `id_rank` and `name_rank`: its 1-based position in each sort order, so that
+    /// a page is the rows whose rank is in a range (an index range of `page_size` rows) however
+    /// deep it is, where `OFFSET` would step over every row before it. One statement that both
+    /// backends run alike; a row whose ranks did not move is not written.
+    var rankStatement: String {
+        """
+        INSERT INTO characters (id, name, status, species, origin, image, url, seen_generation, id_rank, name_rank)
+        SELECT id, name, status, species, origin, image, url, seen_generation,
+               row_number() OVER (ORDER BY id), row_number() OVER (ORDER BY \(self.nameInByteOrder), id)
+        FROM characters WHERE true
+        ON CONFLICT (id) DO UPDATE SET id_rank = excluded.id_rank, name_rank = excluded.name_rank
+        WHERE characters.id_rank <> excluded.id_rank OR characters.name_rank <> excluded.name_rank
+        """
+    }
+
     /// Starts the short write transaction at the end of a refresh (SQLite: take the write lock
     /// now rather than at the first write, so a busy database fails before anything is read).
     var beginWrite: [String] {
@@ -109,6 +124,17 @@ enum SQLDialect: Sendable {
                         "INSERT INTO refresh_lease (id, holder, token, expires_at) VALUES (1, NULL, 0, 0) ON CONFLICT (id) DO NOTHING",
                     ]
                 ),
+                (
+                    4,
+                    [
+                        // Each row's position in both sort orders (rankStatement), kept by every refresh.
+                        "ALTER TABLE characters ADD COLUMN id_rank INTEGER NOT NULL DEFAULT 0",
+                        "ALTER TABLE characters ADD COLUMN name_rank INTEGER NOT NULL DEFAULT 0",
+                        self.rankStatement,
+                        "CREATE INDEX IF NOT EXISTS characters_id_rank ON characters (id_rank)",
+                        "CREATE INDEX IF NOT EXISTS characters_name_rank ON characters (name_rank)",
+                    ]
+                ),
             ]
         case .postgres:
             return [
@@ -147,6 +173,17 @@ enum SQLDialect: Sendable {
                             expires_at DOUBLE PRECISION NOT NULL)
                         """,
                         "INSERT INTO refresh_lease (id, holder, token, expires_at) VALUES (1, NULL, 0, 0) ON CONFLICT (id) DO NOTHING",
+                    ]
+                ),
+                (
+                    4,
+                    [
+                        // Each row's position in both sort orders (rankStatement), kept by every refresh.
+                        "ALTER TABLE characters ADD COLUMN IF NOT EXISTS id_rank BIGINT NOT NULL DEFAULT 0",
+                        "ALTER TABLE characters ADD COLUMN IF NOT EXISTS name_rank BIGINT NOT NULL DEFAULT 0",
+                        self.rankStatement,
+                        "CREATE INDEX IF NOT EXISTS characters_id_rank ON characters (id_rank)",
+                        "CREATE INDEX IF NOT EXISTS characters_name_rank ON characters (name_rank)",
                     ]
                 ),
             ]

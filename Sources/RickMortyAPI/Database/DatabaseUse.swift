@@ -5,17 +5,14 @@ import Synchronization
 ///
 /// Chaos journals each proxied connection under the same address, so a failed or slow request
 /// can be put down to the fault decision made on its own connection (docs/api.md, "Logs").
-/// The responder binds one only while the access line is on; unbound, noting it is one
-/// task-local read.
+/// A request makes one only while the access line is on, and hands it to the pool with its calls.
 final class DatabaseUse: Sendable {
-    @TaskLocal static var current: DatabaseUse?
-
     private let addresses = Mutex<[String]>([])
 
     /// Records that the request used the connection at `address` (nil: an embedded database).
-    static func note(_ address: String?) {
-        guard let address, let use = Self.current else { return }
-        use.addresses.withLock { if !$0.contains(address) { $0.append(address) } }
+    func note(_ address: String?) {
+        guard let address else { return }
+        self.addresses.withLock { if !$0.contains(address) { $0.append(address) } }
     }
 
     /// The addresses in the order first used, separated by spaces; nil when there are none.

@@ -4,8 +4,10 @@ import Hummingbird
 import Logging
 import Prometheus
 
-/// The service's HTTP front: routing over the fixed route table, 404/405, HEAD, request ids,
-/// rate limiting, problem responses, metrics and the access log, in one readable place.
+/// The service's HTTP front behind Hummingbird: routing over the fixed route table, 404/405,
+/// HEAD, request ids, rate limiting, problem responses, metrics and the access log. `GET` and
+/// `HEAD /characters`, the hot route, are answered before this by ``CharactersHandler`` on the
+/// event loop, with the same endpoint, the same headers, metrics and log line.
 struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
     typealias Context = AppRequestContext
 
@@ -15,15 +17,6 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
     let problems: ProblemRenderer
     let rateLimiter: RateLimiter<C>?
 
-    /// The method as a metric label: the standard ones by name, anything else `other`, so a
-    /// client cannot grow the label set.
-    private static func methodLabel(_ method: HTTPRequest.Method) -> String {
-        switch method {
-        case .get, .head, .post, .put, .delete, .patch, .options: return method.rawValue
-        default: return "other"
-        }
-    }
-
     func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
         self.metrics.inFlight.increment()
@@ -31,7 +24,8 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
 
         let path = request.uri.path
         let route = Route(rawValue: path)
-        let requestID = RequestIdentity.requestID(from: request.headers)
+        let requestID = RequestIdentity.requestID(from: request.headers[.requestID])
+        let traceparent = request.headers[.traceparentHeader]
 
         // Which database connections served the request, for its log lines; only noted while
         // the access line is on (info), which already builds metadata for every request.
@@ -39,15 +33,9 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
         let databaseUse = logsRequests ? DatabaseUse() : nil
         var response: Response
         do {
-            if let databaseUse {
-                response = try await DatabaseUse.$current.withValue(databaseUse) {
-                    try await self.dispatch(route, request: request, context: context)
-                }
-            } else {
-                response = try await self.dispatch(route, request: request, context: context)
-            }
+            response = try await self.dispatch(route, request: request, context: context, databaseUse: databaseUse)
         } catch {
-            var logger = Self.requestLogger(context.logger, requestID: requestID, headers: request.headers)
+            var logger = AccessLog.requestLogger(context.logger, requestID: requestID, traceparent: traceparent)
             if let used = databaseUse?.summary { logger[metadataKey: "db.connection"] = .string(used) }
             response = self.problems.response(for: error, path: path, logger: logger)
         }
@@ -55,37 +43,30 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
         if request.method == .head { response = response.createHeadResponse() }
 
         let seconds = (ContinuousClock.now - started).seconds
-        let method = Self.methodLabel(request.method)
+        let method = AccessLog.methodLabel(request.method.rawValue)
         let label = route?.rawValue ?? Route.unmatchedLabel
         self.metrics.recordRequest(path: label, method: method, status: response.status.code, seconds: seconds)
-        // The access line is info: skip building its logger and metadata when that level is off.
         if logsRequests {
-            var metadata: Logger.Metadata = [
-                "http.method": .string(method), "http.route": .string(label),
-                "http.status": .stringConvertible(response.status.code),
-                "http.duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1000),
-            ]
-            if let used = databaseUse?.summary { metadata["db.connection"] = .string(used) }
-            Self.requestLogger(context.logger, requestID: requestID, headers: request.headers).info(
-                "request",
-                metadata: metadata
+            AccessLog.write(
+                context.logger,
+                requestID: requestID,
+                traceparent: traceparent,
+                method: method,
+                route: label,
+                status: response.status.code,
+                seconds: seconds,
+                databaseUse: databaseUse
             )
         }
         return response
     }
 
-    /// The request's logger: request id and, when the client sent a valid `traceparent`, its trace.
-    private static func requestLogger(_ base: Logger, requestID: String, headers: HTTPFields) -> Logger {
-        var logger = base
-        logger[metadataKey: "request_id"] = .string(requestID)
-        if let trace = RequestIdentity.traceContext(from: headers) {
-            logger[metadataKey: "trace_id"] = .string(trace.traceID)
-            logger[metadataKey: "parent_span_id"] = .string(trace.spanID)
-        }
-        return logger
-    }
-
-    private func dispatch(_ route: Route?, request: Request, context: Context) async throws -> Response {
+    private func dispatch(
+        _ route: Route?,
+        request: Request,
+        context: Context,
+        databaseUse: DatabaseUse?
+    ) async throws -> Response {
         guard let route else { throw HTTPFailure.notFound }
         guard request.method == .get || request.method == .head else { throw HTTPFailure.methodNotAllowed }
         if route.isRateLimited, let limiter = self.rateLimiter,
@@ -95,7 +76,14 @@ struct AppResponder<C: Clock>: HTTPResponder where C.Duration == Duration {
         }
         switch route {
         case .characters:
-            return try await self.characters.respond(to: request)
+            // Requests in the usual form are answered by CharactersHandler before they get here;
+            // the rest (an absolute-form target, say) take the same endpoint through this path.
+            let answer = try await self.characters.answer(
+                rawQuery: request.uri.query.map { Substring($0) },
+                on: context.channel.eventLoop,
+                noting: databaseUse
+            ).value
+            return CharactersEndpoint<C>.response(answer, ifNoneMatch: request.headers[.ifNoneMatch])
         case .healthz:
             return Self.json(.ok, HealthEndpoints<C>.liveBody)
         case .readyz, .ready:

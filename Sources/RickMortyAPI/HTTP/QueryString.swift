@@ -6,7 +6,7 @@ import Foundation
 /// The pairs are a lazy sequence of slices of the query itself: reading `?page=2&page_size=20`
 /// allocates nothing. Only a part that needs decoding becomes a new string.
 enum QueryString {
-    static func items(_ query: String?) -> Pairs { Pairs(query: Substring(query ?? "")) }
+    static func items(_ query: Substring?) -> Pairs { Pairs(query: query ?? "") }
 
     struct Pairs: Sequence, IteratorProtocol {
         private var rest: Substring

@@ -1,13 +1,12 @@
-import HTTPTypes
 import Synchronization
 
 /// Request ids and W3C trace context for logs (docs/api.md, "Routes").
 enum RequestIdentity {
 
-    /// The client's `X-Request-ID` when it is 1–128 visible ASCII characters (so it cannot forge
-    /// log lines); otherwise a new random id.
-    static func requestID(from headers: HTTPFields) -> String {
-        if let given = headers[.requestID], !given.isEmpty, given.utf8.count <= 128,
+    /// The client's `X-Request-ID` (`given`) when it is 1–128 visible ASCII characters (so it
+    /// cannot forge log lines); otherwise a new random id.
+    static func requestID(from given: String?) -> String {
+        if let given, !given.isEmpty, given.utf8.count <= 128,
             given.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E })
         {
             return given
@@ -36,8 +35,8 @@ enum RequestIdentity {
     }
 
     /// The trace and parent span ids of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
-    static func traceContext(from headers: HTTPFields) -> (traceID: String, spanID: String)? {
-        guard let value = headers[.traceparentHeader] else { return nil }
+    static func traceContext(from value: String?) -> (traceID: String, spanID: String)? {
+        guard let value else { return nil }
         let parts = value.split(separator: "-", omittingEmptySubsequences: false)
         func isLowerHex(_ part: Substring, _ length: Int) -> Bool {
             part.utf8.count == length && part.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }

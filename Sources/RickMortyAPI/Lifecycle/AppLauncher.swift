@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import SystemSupport
@@ -42,14 +43,22 @@ package enum AppLauncher {
 
         let threadPool = NIOThreadPool(numberOfThreads: config.dbPoolSize + 4)
         threadPool.start()
+        // One event loop per CPU this process may run on (not per CPU of the machine).
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: UsableProcessors.count)
         logger.info(
             "starting",
             metadata: [
                 "version": "\(AppMetrics.version)", "db.backend": "\(config.database.backend)",
                 "db.url": "\(config.database.redacted)", "upstream.base_url": "\(config.upstreamBaseURL)",
+                "http.event_loops": "\(UsableProcessors.count)",
             ]
         )
-        let dependencies = AppDependencies.live(config: config, threadPool: threadPool, logger: logger)
+        let dependencies = AppDependencies.live(
+            config: config,
+            threadPool: threadPool,
+            eventLoopGroup: eventLoops,
+            logger: logger
+        )
         let app = buildApplication(config: config, dependencies: dependencies)
         var failed = false
         do {
@@ -65,6 +74,7 @@ package enum AppLauncher {
             }
         }
         try? await threadPool.shutdownGracefully()
+        try? await eventLoops.shutdownGracefully()
         logger.info("stopped")
         // A supervisor (Kubernetes, the lab) must see that this was not a clean stop.
         return failed ? 1 : 0

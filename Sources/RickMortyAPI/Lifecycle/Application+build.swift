@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -50,8 +51,12 @@ func buildApplication(
     )
     let backend = config.database.backend
 
+    let characters = CharactersEndpoint(store: dependencies.store, cache: cache, metrics: metrics, monitor: monitor)
+    let rateLimiter =
+        config.rateLimitRPS > 0
+        ? RateLimiter(rate: config.rateLimitRPS, burst: config.rateLimitBurst, clock: clock) : nil
     let responder = AppResponder(
-        characters: CharactersEndpoint(store: dependencies.store, cache: cache, metrics: metrics, monitor: monitor),
+        characters: characters,
         health: HealthEndpoints(
             monitor: monitor,
             gateway: gateway,
@@ -63,18 +68,28 @@ func buildApplication(
         ),
         metrics: metrics,
         problems: problems,
-        rateLimiter: config.rateLimitRPS > 0
-            ? RateLimiter(rate: config.rateLimitRPS, burst: config.rateLimitBurst, clock: clock) : nil
+        rateLimiter: rateLimiter
+    )
+    // `/characters` is answered on the event loop, in front of the responder (CharactersHandler).
+    let lane = CharactersHandler.Lane(
+        endpoint: characters,
+        metrics: metrics,
+        problems: problems,
+        rateLimiter: rateLimiter,
+        logger: logger
     )
 
     let app = Application(
         responder: responder,
+        server: HTTPServerBuilder { respond in AppHTTPChannel(hummingbird: HTTP1Channel(responder: respond), lane: lane)
+        },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
             logger.info("listening", metadata: ["http.host": "\(config.host)", "http.port": "\(port)"])
             await onServerRunning(port)
         },
+        eventLoopGroupProvider: .shared(dependencies.eventLoopGroup),
         logger: logger
     )
 

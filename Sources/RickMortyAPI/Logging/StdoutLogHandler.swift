@@ -103,38 +103,11 @@ struct StdoutLogHandler: LogHandler {
         Self.timestamp(unixMilliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
     }
 
-    /// The same for a given time. Plain arithmetic on the proleptic Gregorian calendar (no C time
-    /// types, whose declarations several imported modules claim).
+    /// The same for a given time.
     static func timestamp(unixMilliseconds: Int64) -> String {
-        let (seconds, millisecond) = (unixMilliseconds.floorDivided(by: 1000), unixMilliseconds.floorModulo(1000))
-        let (day, secondOfDay) = (seconds.floorDivided(by: 86_400), seconds.floorModulo(86_400))
-        // Days since 1970-01-01 to year, month, day, counting in 400-year eras from 0000-03-01.
-        let shifted = day + 719_468
-        let era = shifted.floorDivided(by: 146_097)
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthFromMarch = (5 * dayOfYear + 2) / 153
-        let dayOfMonth = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
-        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(dayOfMonth, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millisecond, 3))Z"
-    }
-}
-
-extension Int64 {
-    /// Division rounding towards minus infinity (times before 1970 stay on the right day).
-    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
-    }
-
-    fileprivate func floorModulo(_ divisor: Int64) -> Int64 {
-        self - self.floorDivided(by: divisor) * divisor
+        let time = CivilTime(unixSeconds: unixMilliseconds.floorDivided(by: 1000))
+        let pad = CivilTime.pad
+        return "\(pad(time.year, 4))-\(pad(time.month, 2))-\(pad(time.day, 2))T\(pad(time.hour, 2)):"
+            + "\(pad(time.minute, 2)):\(pad(time.second, 2)).\(pad(unixMilliseconds.floorModulo(1000), 3))Z"
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import Native
 import Synchronization
 
@@ -21,9 +22,15 @@ final class SwitchableCharacterStore: CharacterStore {
     }
 
     func migrate() async throws { try self.check() }
-    func page(_ query: CharacterQuery) async throws -> PageSnapshot {
-        try self.check()
-        return self.snapshot
+    func page(
+        _ query: CharacterQuery,
+        on eventLoop: any EventLoop,
+        noting use: DatabaseUse?
+    ) -> EventLoopFuture<PageSnapshot> {
+        eventLoop.makeCompletedFuture {
+            try self.check()
+            return self.snapshot
+        }
     }
     func state() async throws -> DataState {
         try self.check()
@@ -38,4 +45,15 @@ final class SwitchableCharacterStore: CharacterStore {
         return .skippedLocked
     }
     func close() async {}
+}
+
+extension PageSnapshot {
+    /// The snapshot a store would read for `query` with these rows.
+    init(query: CharacterQuery = CharacterQuery(), totalCount: Int, generation: Int64, rows: [StoredCharacter]) {
+        self.init(
+            totalCount: totalCount,
+            generation: generation,
+            body: CharacterPage(query: query, totalCount: totalCount).encoded(rows)
+        )
+    }
 }

@@ -1,0 +1,58 @@
+/// A Unix time as a UTC calendar date and time of day, by plain arithmetic on the proleptic
+/// Gregorian calendar (no C time types, whose declarations several imported modules claim).
+/// Log timestamps and the HTTP `Date` header are written from it.
+struct CivilTime: Equatable {
+    let year: Int64
+    let month: Int64
+    let day: Int64
+    let hour: Int64
+    let minute: Int64
+    let second: Int64
+    /// 0 is Sunday.
+    let weekday: Int64
+
+    init(unixSeconds: Int64) {
+        let (days, secondOfDay) = (unixSeconds.floorDivided(by: 86_400), unixSeconds.floorModulo(86_400))
+        // Days since 1970-01-01 to year, month, day, counting in 400-year eras from 0000-03-01.
+        let shifted = days + 719_468
+        let era = shifted.floorDivided(by: 146_097)
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthFromMarch = (5 * dayOfYear + 2) / 153
+        self.day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+        self.month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+        self.year = yearOfEra + era * 400 + (self.month <= 2 ? 1 : 0)
+        self.hour = secondOfDay / 3600
+        self.minute = secondOfDay / 60 % 60
+        self.second = secondOfDay % 60
+        // 1970-01-01 was a Thursday.
+        self.weekday = (days + 4).floorModulo(7)
+    }
+
+    /// `value` in decimal, left-padded with zeros to `width` digits.
+    static func pad(_ value: Int64, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+
+    /// RFC 9110's IMF-fixdate, as the `Date` header carries it: `Sat, 05 Dec 2026 08:37:40 GMT`.
+    var httpDate: String {
+        let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return "\(weekdays[Int(self.weekday)]), \(Self.pad(self.day, 2)) \(months[Int(self.month - 1)]) "
+            + "\(Self.pad(self.year, 4)) \(Self.pad(self.hour, 2)):\(Self.pad(self.minute, 2)):\(Self.pad(self.second, 2)) GMT"
+    }
+}
+
+extension Int64 {
+    /// Division rounding towards minus infinity (times before 1970 stay on the right day).
+    func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+
+    func floorModulo(_ divisor: Int64) -> Int64 {
+        self - self.floorDivided(by: divisor) * divisor
+    }
+}
