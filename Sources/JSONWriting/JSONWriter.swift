@@ -96,20 +96,42 @@ public struct JSONWriter {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Whether any of the eight bytes of `word` is a control character, `"` or `\\`: the
+    /// classic test for a zero byte (`(x - 0x01…) & ~x & 0x80…`), on the word and on the word
+    /// XOR each character, and its "less than n" form for the controls.
+    @inline(__always)
+    static func needsEscaping(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let control = (word &- ones &* 0x20) & ~word
+        return ((control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & highs) != 0
+    }
+
     private mutating func appendQuoted(_ text: String) {
         var text = text
         text.withUTF8 { self.appendQuoted(utf8: UnsafeRawBufferPointer($0)) }
     }
 
-    /// Copies runs that need no escaping in one go, escaping the bytes between them.
+    /// Copies runs that need no escaping in one go, escaping the bytes between them. The scan
+    /// looks at eight bytes a step while none of them needs escaping.
     private mutating func appendQuoted(utf8: UnsafeRawBufferPointer) {
         self.bytes.append(UInt8(ascii: "\""))
         var start = 0
-        for index in 0..<utf8.count {
+        var index = 0
+        while index < utf8.count {
+            if index + 8 <= utf8.count,
+                !Self.needsEscaping(utf8.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            {
+                index += 8
+                continue
+            }
             let byte = utf8[index]
+            index += 1
             guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            self.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[start..<index]))
-            start = index + 1
+            self.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[start..<index - 1]))
+            start = index
             switch byte {
             case UInt8(ascii: "\""): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])

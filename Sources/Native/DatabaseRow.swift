@@ -46,7 +46,38 @@ public struct DatabaseRow {
     }
 }
 
+/// One statement of a batch (``DatabaseConnection/run(_:)``): its SQL and parameters, what
+/// receives its rows, and what is told its outcome, as soon as it is known.
+public struct DatabaseQuery {
+    public let sql: String
+    public let parameters: [DatabaseValue]
+    public let eachRow: (DatabaseRow) throws -> Void
+    public let done: (Result<Void, any Error>) -> Void
+
+    public init(
+        _ sql: String,
+        _ parameters: [DatabaseValue],
+        eachRow: @escaping (DatabaseRow) throws -> Void,
+        done: @escaping (Result<Void, any Error>) -> Void
+    ) {
+        self.sql = sql
+        self.parameters = parameters
+        self.eachRow = eachRow
+        self.done = done
+    }
+
+    /// Runs it alone on `connection` and tells `done`.
+    func run(on connection: any DatabaseConnection) {
+        self.done(Result { try connection.query(self.sql, self.parameters, eachRow: self.eachRow) })
+    }
+}
+
 extension DatabaseConnection {
+    /// One statement after another.
+    public func run(_ queries: [DatabaseQuery]) {
+        for query in queries { query.run(on: self) }
+    }
+
     /// Runs one statement and returns every row, copied out as values. Throws ``DatabaseError``.
     public func query(_ sql: String, _ parameters: [DatabaseValue]) throws -> [[DatabaseValue]] {
         var rows: [[DatabaseValue]] = []

@@ -56,6 +56,10 @@ public protocol DatabaseConnection: AnyObject {
     /// read, in place (see ``DatabaseRow``). An error thrown by `eachRow` ends the query and is
     /// rethrown once the connection is ready for the next one. Throws ``DatabaseError``.
     func query(_ sql: String, _ parameters: [DatabaseValue], eachRow: (DatabaseRow) throws -> Void) throws
+    /// Runs `queries`, telling each its outcome as soon as it is known; one that fails does not
+    /// stop the others. PostgreSQL sends them all before reading any answer (libpq's pipeline
+    /// mode: one round trip for the lot); SQLite runs them one after another.
+    func run(_ queries: [DatabaseQuery])
     /// True once the connection is known to be unusable; a pool discards it.
     var isBroken: Bool { get }
     /// This end of the connection's socket (`127.0.0.1:54321`), which the database and any proxy

@@ -104,6 +104,98 @@ public final class PostgresConnection: DatabaseConnection {
         try self.run(sql, parameters, useParameters: true, eachRow: eachRow)
     }
 
+    /// Several queries in one round trip: each is sent with a Sync of its own (libpq's pipeline
+    /// mode), so one that fails leaves the others' results alone, then the answers are read in
+    /// order. The whole batch is bounded by the query timeout. A connection lost or timed out
+    /// midway fails every query whose answer had not been read.
+    public func run(_ queries: [DatabaseQuery]) {
+        guard queries.count > 1, !self.isBroken else {
+            for query in queries { query.run(on: self) }
+            return
+        }
+        var told = [Bool](repeating: false, count: queries.count)
+        func tell(_ index: Int, _ outcome: Result<Void, any Error>) {
+            told[index] = true
+            queries[index].done(outcome)
+        }
+        var pipelined: [(index: Int, statement: String)] = []
+        let deadline = Self.now() + self.queryTimeout
+        do {
+            // Statements are prepared before the pipeline starts: a prepare is a round trip of its
+            // own. One that cannot be prepared fails (or, past the statement cache, runs) alone.
+            for (index, query) in queries.enumerated() {
+                do {
+                    let count = query.parameters.count
+                    if let name = try self.preparedName(for: query.sql, parameterCount: count, deadline: deadline) {
+                        pipelined.append((index, name))
+                    } else {
+                        tell(index, Result { try self.query(query.sql, query.parameters, eachRow: query.eachRow) })
+                    }
+                } catch {
+                    if self.isBroken { throw error }
+                    tell(index, .failure(error))
+                }
+            }
+            guard !pipelined.isEmpty else { return }
+            guard PQenterPipelineMode(self.handle) == 1 else { throw self.connectionError() }
+            defer { _ = PQexitPipelineMode(self.handle) }
+            for (index, name) in pipelined {
+                let texts: [String?] = queries[index].parameters.map { $0.text }
+                let sent = Self.withOptionalCStrings(texts) { values in
+                    PQsendQueryPrepared(self.handle, name, Int32(texts.count), values, nil, nil, 0)
+                }
+                guard sent == 1, PQpipelineSync(self.handle) == 1 else { throw self.connectionError() }
+            }
+            try self.flush(until: deadline)
+            for (index, _) in pipelined {
+                tell(index, try self.collectPipelined(until: deadline, eachRow: queries[index].eachRow))
+            }
+        } catch {
+            self.isBroken = true  // Its place in the pipeline is unknown: close rather than reuse.
+            for index in queries.indices where !told[index] { queries[index].done(.failure(error)) }
+        }
+    }
+
+    /// One query's answer in pipeline mode: its result, the empty result that ends it, then the
+    /// Sync's `PIPELINE_SYNC`. Returns the query's outcome; throws only when the connection fails.
+    private func collectPipelined(
+        until deadline: Double,
+        eachRow: (DatabaseRow) throws -> Void
+    ) throws -> Result<Void, any Error> {
+        var outcome: Result<Void, any Error> = .success(())
+        while true {
+            while PQisBusy(self.handle) == 1 {
+                try self.wait(events: Int16(POLLIN), until: deadline)
+                if PQconsumeInput(self.handle) == 0 {
+                    let lost = self.connectionError()
+                    guard case .failure(let error as DatabaseError) = outcome else { throw lost }
+                    // A FATAL error (57P01 admin shutdown…) comes just before the close: keep its SQLSTATE.
+                    throw DatabaseError(kind: lost.kind, sqlState: error.sqlState, message: error.message)
+                }
+            }
+            guard let result = PQgetResult(self.handle) else { continue }  // the end of the query's results
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_PIPELINE_SYNC:
+                return outcome
+            case PGRES_TUPLES_OK:
+                guard case .success = outcome else { continue }
+                let columns = Int(PQnfields(result))
+                do {
+                    for row in 0..<PQntuples(result) {
+                        try eachRow(DatabaseRow(source: .postgres(result, row), count: columns))
+                    }
+                } catch {
+                    outcome = .failure(error)
+                }
+            case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                continue
+            default:
+                if case .success = outcome { outcome = .failure(self.resultError(result)) }
+            }
+        }
+    }
+
     // MARK: - Sending and receiving
 
     private func run(

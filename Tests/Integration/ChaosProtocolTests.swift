@@ -171,6 +171,42 @@ extension Integration {
             }
         }
 
+        @Test(
+            "a pipelined batch: each query its own rows; one failing (pg_error, or the server's own error) leaves the rest"
+        )
+        func pipelinedBatch() async throws {
+            try await self.withPostgresProxy { chaos, url, _ in
+                let connection = try self.connect(url)
+                try await Harness.addToxic(
+                    chaos,
+                    proxy: "postgres",
+                    #"{"name":"serialization","type":"pg_error","attributes":{"sqlstate":"40001","match":"select 7"}}"#
+                )
+                var seen: [Int: [Int64]] = [:]
+                var results: [Int: Result<Void, any Error>] = [:]
+                let queries = [(5, 1), (7, 1), (6, 0), (4, 1)].map { value, divisor in
+                    DatabaseQuery(
+                        "SELECT \(value) / $1::int",
+                        [.int(Int64(divisor))],
+                        eachRow: { row in seen[value, default: []].append(row.int(0) ?? -1) },
+                        done: { results[value] = $0 }
+                    )
+                }
+                connection.run(queries)
+                #expect(results.count == 4)
+                #expect((try? results[5]?.get()) != nil && (try? results[4]?.get()) != nil)
+                func sqlState(_ result: Result<Void, any Error>?) -> String? {
+                    guard case .failure(let error as DatabaseError) = result else { return nil }
+                    return error.sqlState
+                }
+                #expect(sqlState(results[7]) == "40001", "the proxy's error, for that query alone")
+                #expect(sqlState(results[6]) == "22012", "division by zero, raised by the server")
+                #expect(seen == [5: [5], 4: [4]])
+                #expect(!connection.isBroken)
+                #expect(try connection.query("SELECT 8", []).first?.first?.int == 8, "the session goes on")
+            }
+        }
+
         @Test("pg_error at startup refuses the connection like a full server (53300)")
         func postgresStartupError() async throws {
             try await self.withPostgresProxy { chaos, url, _ in

@@ -1,4 +1,6 @@
+import Foundation
 import JSONWriting
+import Seeded
 import Testing
 
 @testable import RickMortyAPI
@@ -160,6 +162,33 @@ struct CharacterPageTests {
         #expect(writer.finish() == page.encoded([character]))
         #expect(String(decoding: page.encoded([character]), as: UTF8.self).contains(#""name":"Zoë \"Q\"""#))
         #expect(String(decoding: page.encoded([character]), as: UTF8.self).hasSuffix(#""url":null}]}"#))
+    }
+
+    @Test("escaping eight bytes a step gives what escaping byte by byte gives, wherever the escapes fall")
+    func escapingRuns() {
+        func byteByByte(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let pieces = ["a", "xyz", "\"", "\\", "\n", "\u{01}", "\u{1f}", "é", "\r", " ", "\t", "0123456789"]
+        var random = SplitMix64(seed: 7, path: ["escaping"])
+        for length in 0..<60 {
+            let text = (0..<length).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            var json = JSONWriter()
+            json.string(text)
+            #expect(String(decoding: json.bytes, as: UTF8.self) == byteByByte(text), "\(text.debugDescription)")
+        }
     }
 
     @Test("JSON strings are escaped")

@@ -14,6 +14,8 @@ import Glibc
 /// Counts the connections that are still open: each one closes (is freed) when the pool lets go.
 final class CountedConnections: Sendable {
     let open = Atomic<Int>(0)
+    /// The size of each batch of reads a connection was given, in order.
+    let batches = Mutex<[Int]>([])
 
     final class Connection: DatabaseConnection {
         let owner: CountedConnections
@@ -24,6 +26,10 @@ final class CountedConnections: Sendable {
         deinit { self.owner.open.subtract(1, ordering: .relaxed) }
         func execute(_ sql: String) throws {}
         func query(_ sql: String, _ parameters: [DatabaseValue], eachRow: (DatabaseRow) throws -> Void) throws {}
+        func run(_ queries: [DatabaseQuery]) {
+            self.owner.batches.withLock { $0.append(queries.count) }
+            for query in queries { query.done(.success(())) }
+        }
         var isBroken: Bool { false }
         var localAddress: String? { nil }
     }
@@ -35,7 +41,7 @@ final class HeldCall: Sendable {
     private let started = Atomic<Bool>(false)
     var running: Bool { self.started.load(ordering: .relaxed) }
 
-    func body(_ connection: any DatabaseConnection) {
+    func body() {
         self.started.store(true, ordering: .relaxed)
         self.gate.wait()
     }
@@ -77,26 +83,28 @@ struct ConnectionPoolTests {
     /// Holds the pool's only connection with a call of the test's, started and running.
     private func hold(_ pool: ConnectionPool) async -> (HeldCall, Task<Void, any Error>) {
         let held = HeldCall()
-        let task = Task { try await pool.withConnection { held.body($0) } }
+        let task = Task { try await pool.withConnection { _ in held.body() } }
         await self.until { held.running }
         return (held, task)
     }
 
-    @Test("calls queued behind a busy connection run in order, on the thread that frees it")
+    /// A read of nothing whose result is `finish`'s.
+    private func read<T: Sendable>(
+        _ pool: ConnectionPool,
+        _ finish: @escaping @Sendable () throws -> T
+    ) -> EventLoopFuture<T> {
+        pool.read("SELECT 1", [], on: MultiThreadedEventLoopGroup.singleton.next(), eachRow: { _ in }, finish: finish)
+    }
+
+    @Test("reads queued behind a busy connection go to it together, in order, on the thread that frees it")
     func backToBack() async throws {
         try await self.withPool(capacity: 1) { pool, counted in
-            let loop = MultiThreadedEventLoopGroup.singleton.next()
             let (held, holder) = await self.hold(pool)
             let threads = Mutex<[UInt]>([])
-            let note: @Sendable (any DatabaseConnection) -> Void = { _ in
-                threads.withLock {
-                    $0.append(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(bitPattern: pthread_self()))))
-                }
-            }
             let order = Mutex<[Int]>([])
             let calls = (0..<3).map { index in
-                pool.submit(on: loop) { connection in
-                    note(connection)
+                self.read(pool) {
+                    threads.withLock { $0.append(UInt(pthread_self())) }
                     order.withLock { $0.append(index) }
                 }
             }
@@ -106,6 +114,7 @@ struct ConnectionPoolTests {
             for call in calls { try await call.get() }
             #expect(order.withLock { $0 } == [0, 1, 2])
             #expect(Set(threads.withLock { $0 }).count == 1, "one thread ran all three")
+            #expect(counted.batches.withLock { $0 } == [3], "in one batch")
             #expect(counted.open.load(ordering: .relaxed) == 1, "on one connection")
         }
     }
@@ -113,11 +122,10 @@ struct ConnectionPoolTests {
     @Test("request reads run on at most readParallelism connections; background work runs beside them")
     func readParallelism() async throws {
         try await self.withPool(capacity: 3, readParallelism: 1) { pool, counted in
-            let loop = MultiThreadedEventLoopGroup.singleton.next()
             let held = HeldCall()
-            let firstRead = pool.submit(on: loop) { held.body($0) }
+            let firstRead = self.read(pool) { held.body() }
             await self.until { held.running }
-            let secondRead = pool.submit(on: loop) { _ in 2 }
+            let secondRead = self.read(pool) { 2 }
             #expect(pool.waitingCount == 1, "queued although two more connections could open")
             #expect(try await pool.withConnection { _ in 3 } == 3, "background work is not held up by reads")
             #expect(pool.waitingCount == 1)
@@ -148,11 +156,10 @@ struct ConnectionPoolTests {
     func exhausted() async throws {
         try await self.withPool(capacity: 1, acquireTimeout: .milliseconds(200)) { pool, _ in
             let (held, holder) = await self.hold(pool)
-            let loop = MultiThreadedEventLoopGroup.singleton.next()
-            let first = pool.submit(on: loop) { _ in 1 }
+            let first = self.read(pool) { 1 }
             let queued = ContinuousClock.now
             try await Task.sleep(for: .milliseconds(100))  // the second call queues 100 ms later
-            let second = pool.submit(on: loop) { _ in 2 }
+            let second = self.read(pool) { 2 }
             func kind(_ future: EventLoopFuture<Int>) async -> DatabaseError.Kind? {
                 do {
                     _ = try await future.get()

@@ -48,6 +48,9 @@ final class SQLCharacterStore: CharacterStore {
         case .postgres(let conninfo):
             let pool = ConnectionPool(
                 capacity: config.dbPoolSize,
+                // Each reading connection carries up to 16 queries in flight (pipeline mode) and
+                // holds a thread while it waits: no more of them than there are CPUs.
+                readParallelism: UsableProcessors.count,
                 acquireTimeout: config.dbConnectTimeout,
                 threadPool: threadPool,
                 eventLoop: eventLoop
@@ -142,29 +145,48 @@ final class SQLCharacterStore: CharacterStore {
         // the bookkeeping row when the page is empty.
         let sql = self.pageSQL[Self.pageSQLIndex(query)]
         let parameters: [DatabaseValue] = [.int(Int64(query.pageSize)), .int(Int64(query.offset))]
-        return self.pool.submit(on: eventLoop, noting: use) { connection in
-            // The body is written straight from the rows as the database hands them over.
-            var facts = (count: 0, generation: Int64(0))
-            var writer: CharacterPage.Writer?
-            try connection.query(sql, parameters) { row in
-                if writer == nil {
-                    facts = (Int(row.int(0) ?? 0), row.int(1) ?? 0)
-                    writer = CharacterPage.Writer(CharacterPage(query: query, totalCount: facts.count))
-                }
-                // The empty half of the LEFT JOIN: the page has no rows.
-                guard let id = row.int(2), let name = row.text(3) else { return }
-                writer?.add(
-                    id: Int(id),
-                    name: name,
-                    status: row.text(4),
-                    species: row.text(5),
-                    origin: row.text(6),
-                    image: row.text(7),
-                    url: row.text(8)
-                )
+        let page = PageAssembly(query: query)
+        return self.pool.read(
+            sql,
+            parameters,
+            on: eventLoop,
+            noting: use,
+            eachRow: { page.add($0) },
+            finish: { page.snapshot() }
+        )
+    }
+
+    /// A page being read: the body is written straight from the rows as the database hands them
+    /// over. Used by one thread at a time (the pool thread that runs the read), so unchecked.
+    private final class PageAssembly: @unchecked Sendable {
+        let query: CharacterQuery
+        private var facts = (count: 0, generation: Int64(0))
+        private var writer: CharacterPage.Writer?
+
+        init(query: CharacterQuery) { self.query = query }
+
+        func add(_ row: DatabaseRow) {
+            if self.writer == nil {
+                self.facts = (Int(row.int(0) ?? 0), row.int(1) ?? 0)
+                self.writer = CharacterPage.Writer(CharacterPage(query: self.query, totalCount: self.facts.count))
             }
-            let body = (writer ?? CharacterPage.Writer(CharacterPage(query: query, totalCount: 0))).finish()
-            return PageSnapshot(totalCount: facts.count, generation: facts.generation, body: body)
+            // The empty half of the LEFT JOIN: the page has no rows.
+            guard let id = row.int(2), let name = row.text(3) else { return }
+            self.writer?.add(
+                id: Int(id),
+                name: name,
+                status: row.text(4),
+                species: row.text(5),
+                origin: row.text(6),
+                image: row.text(7),
+                url: row.text(8)
+            )
+        }
+
+        func snapshot() -> PageSnapshot {
+            let writer = self.writer ?? CharacterPage.Writer(CharacterPage(query: self.query, totalCount: 0))
+            self.writer = nil
+            return PageSnapshot(totalCount: self.facts.count, generation: self.facts.generation, body: writer.finish())
         }
     }
 

@@ -15,11 +15,12 @@ import Synchronization
 /// own. A call waits at most `acquireTimeout` for a connection (one event-loop timer serves the
 /// whole queue), then fails with `poolExhausted`.
 ///
-/// Request reads (``submit(on:noting:_:)``) run on at most `readParallelism` connections at once,
-/// even when more are idle; the rest queue behind them. For an embedded database a read is CPU
-/// work in this process, and running more reads at once than there are CPUs only adds thread
-/// switches. Background work (``withConnection(_:)``: migrations, checks, the refresh's write)
-/// is not counted, so reads go on beside a long write.
+/// Request reads (``read(_:_:on:noting:eachRow:finish:)``) run on at most `readParallelism`
+/// connections at once, even when more are idle; the rest queue behind them, and a connection
+/// takes up to 16 queued reads at a time (PostgreSQL gets them in one round trip, in libpq's
+/// pipeline mode). Each connection that is reading holds a thread of this process, and more such
+/// threads than CPUs only add thread switches. Background work (``withConnection(_:)``:
+/// migrations, checks, the refresh's write) is not counted, so reads go on beside a long write.
 final class ConnectionPool: Sendable {
     /// A queued call: runs on a pool thread with a connection, or is told why it cannot.
     private typealias Call = @Sendable (Result<any DatabaseConnection, any Error>) -> Void
@@ -31,11 +32,39 @@ final class ConnectionPool: Sendable {
         init(_ connection: any DatabaseConnection) { self.connection = connection }
     }
 
-    private struct Job: Sendable {
-        let call: Call
-        /// A request read, counted against `readParallelism`.
-        let isRead: Bool
+    /// A request read given as SQL, so that queued reads can share one round trip.
+    private struct Query: Sendable {
+        let sql: String
+        let parameters: [DatabaseValue]
+        let eachRow: @Sendable (DatabaseRow) throws -> Void
+        let use: DatabaseUse?
+        let done: @Sendable (Result<Void, any Error>) -> Void
     }
+
+    private enum Work: Sendable {
+        case call(Call)
+        case query(Query)
+    }
+
+    private struct Job: Sendable {
+        let work: Work
+        /// A request read, counted against `readParallelism`.
+        var isRead: Bool {
+            if case .query = self.work { return true }
+            return false
+        }
+
+        /// Tells the job why it cannot run.
+        func fail(_ error: any Error) {
+            switch self.work {
+            case .call(let call): call(.failure(error))
+            case .query(let query): query.done(.failure(error))
+            }
+        }
+    }
+
+    /// The most queued reads sent down one connection together.
+    private static let maxBatch = 16
 
     private struct Waiter {
         let id: Int
@@ -94,25 +123,24 @@ final class ConnectionPool: Sendable {
         self.factory = factory
     }
 
-    /// Runs `body` with a connection on the thread pool, as a request read; the future completes
-    /// on `eventLoop`. `use`, when given, notes which connection served the call (for the
+    /// Runs one statement as a request read: `eachRow` gets its rows on a pool thread, then
+    /// `finish` makes the result there; the future completes on `eventLoop`. Reads that queue
+    /// behind a busy connection go to the database together, up to 16 at a time (one round trip
+    /// on PostgreSQL). `use`, when given, notes which connection served the read (for the
     /// request's log line).
-    func submit<T: Sendable>(
+    func read<T: Sendable>(
+        _ sql: String,
+        _ parameters: [DatabaseValue],
         on eventLoop: any EventLoop,
         noting use: DatabaseUse? = nil,
-        _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+        eachRow: @escaping @Sendable (DatabaseRow) throws -> Void,
+        finish: @escaping @Sendable () throws -> T
     ) -> EventLoopFuture<T> {
         let promise = eventLoop.makePromise(of: T.self)
-        let call: Call = { result in
-            switch result {
-            case .success(let connection):
-                use?.note(connection.localAddress)
-                promise.completeWith(Result { try body(connection) })
-            case .failure(let error):
-                promise.fail(error)
-            }
+        let query = Query(sql: sql, parameters: parameters, eachRow: eachRow, use: use) { result in
+            promise.completeWith(result.flatMap { Result { try finish() } })
         }
-        self.enqueue(Job(call: call, isRead: true), id: self.nextID(), honouringCancellation: false)
+        self.enqueue(Job(work: .query(query)), id: self.nextID(), honouringCancellation: false)
         return promise.futureResult
     }
 
@@ -126,10 +154,10 @@ final class ConnectionPool: Sendable {
                 let call: Call = { result in
                     continuation.resume(with: result.flatMap { connection in Result { try body(connection) } })
                 }
-                self.enqueue(Job(call: call, isRead: false), id: id, honouringCancellation: true)
+                self.enqueue(Job(work: .call(call)), id: id, honouringCancellation: true)
             }
         } onCancel: {
-            self.removeWaiter(id)?.job.call(.failure(CancellationError()))
+            self.removeWaiter(id)?.job.fail(CancellationError())
         }
     }
 
@@ -149,7 +177,7 @@ final class ConnectionPool: Sendable {
         }
         // The last references to the idle connections, dropped outside the lock: this closes them.
         idle.removeAll()
-        for waiter in waiters { waiter.job.call(.failure(Self.closedError)) }
+        for waiter in waiters { waiter.job.fail(Self.closedError) }
     }
 
     private static var closedError: DatabaseError {
@@ -195,7 +223,7 @@ final class ConnectionPool: Sendable {
         case .run(let lease): self.dispatch(job, on: lease)
         case .open: self.open(for: job)
         case .queued(let deadline): if let deadline { self.armTimer(at: deadline) }
-        case .refused(let error): job.call(.failure(error))
+        case .refused(let error): job.fail(error)
         }
     }
 
@@ -212,10 +240,41 @@ final class ConnectionPool: Sendable {
     private func runJobs(starting first: Job, on lease: Lease) {
         var job = first
         while true {
-            job.call(.success(lease.connection))
+            switch job.work {
+            case .call(let call):
+                call(.success(lease.connection))
+            case .query(let query):
+                self.runBatch([query] + self.takeQueuedReads(), on: lease.connection)
+            }
             guard let next = self.next(after: job, on: lease) else { return }
             job = next
         }
+    }
+
+    /// Reads queued right behind the one starting, to go with it; they share its connection and
+    /// its read slot.
+    private func takeQueuedReads() -> [Query] {
+        self.state.withLock { state in
+            var taken: [Query] = []
+            while taken.count < Self.maxBatch - 1, let head = state.waiters.first,
+                case .query(let query) = head.job.work
+            {
+                state.waiters.removeFirst()
+                taken.append(query)
+            }
+            return taken
+        }
+    }
+
+    private func runBatch(_ queries: [Query], on connection: any DatabaseConnection) {
+        connection.run(
+            queries.map { query in
+                DatabaseQuery(query.sql, query.parameters, eachRow: query.eachRow) { result in
+                    query.use?.note(connection.localAddress)
+                    query.done(result)
+                }
+            }
+        )
     }
 
     /// After `finished` ran on `lease`: the next queued job, to run on the same connection; or nil
@@ -272,7 +331,7 @@ final class ConnectionPool: Sendable {
             state.open -= 1
             if job.isRead { state.reading -= 1 }
         }
-        job.call(.failure(Self.closedError))
+        job.fail(Self.closedError)
     }
 
     /// Opens a connection on the thread pool and runs `job` on it; the slot is already counted.
@@ -284,7 +343,7 @@ final class ConnectionPool: Sendable {
                     state.open -= 1
                     if job.isRead { state.reading -= 1 }
                 }
-                return job.call(.failure(Self.closedError))
+                return job.fail(Self.closedError)
             }
             let lease: Lease
             do {
@@ -292,7 +351,7 @@ final class ConnectionPool: Sendable {
             } catch {
                 if job.isRead { self.state.withLock { $0.reading -= 1 } }
                 self.connectionClosed()
-                return job.call(.failure(error))
+                return job.fail(error)
             }
             self.runJobs(starting: job, on: lease)
         }
@@ -338,7 +397,7 @@ final class ConnectionPool: Sendable {
             }
             return (expired, oldest.deadline)
         }
-        for waiter in expired { waiter.job.call(.failure(self.exhausted)) }
+        for waiter in expired { waiter.job.fail(self.exhausted) }
         if let next { self.armTimer(at: next) }
     }
 }
