@@ -52,21 +52,7 @@ final class PassedOnRecorder: ChannelInboundHandler, Sendable {
 
 @Suite("/characters on the event loop (CharactersHandler)")
 struct CharactersHandlerTests {
-    static let snapshot = PageSnapshot(
-        totalCount: 1,
-        generation: 3,
-        rows: [
-            StoredCharacter(
-                id: 1,
-                name: "Rick",
-                status: "Alive",
-                species: "Human",
-                origin: "Earth (C-137)",
-                image: nil,
-                url: nil
-            )
-        ]
-    )
+    static let snapshot = PageSnapshot(totalCount: 1, generation: 3, rows: [.rick])
 
     struct Fixture {
         let channel = EmbeddedChannel()

@@ -65,16 +65,7 @@ struct CacheOutcomeTests {
         let metrics = AppMetrics()
         let monitor = HealthMonitor()
         monitor.markMigrated()
-        let row = StoredCharacter(
-            id: 1,
-            name: "Rick",
-            status: "Alive",
-            species: "Human",
-            origin: "Earth (C-137)",
-            image: nil,
-            url: nil
-        )
-        let store = SwitchableCharacterStore(snapshot: PageSnapshot(totalCount: 1, generation: 1, rows: [row]))
+        let store = SwitchableCharacterStore(snapshot: PageSnapshot(totalCount: 1, generation: 1, rows: [.rick]))
         let endpoint = CharactersEndpoint(
             store: store,
             cache: PageCache(capacity: 8, ttl: .seconds(30), clock: clock),

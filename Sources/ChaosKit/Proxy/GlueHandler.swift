@@ -14,8 +14,11 @@ final class GlueHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     /// The toxic stage of this half's channel: its scheduled bytes count against writability.
+    /// Its callback holds this half unowned (and is cleared when the half leaves the pipeline): a
+    /// weak reference would move the handler's reference count to a side table, and every
+    /// retain and release on the relay path would take the slow road.
     var stage: ToxicStage? {
-        didSet { self.stage?.onRoom = { [weak self] in self?.partner?.partnerBecameWritable() } }
+        didSet { self.stage?.onRoom = { [unowned self] in self.partner?.partnerBecameWritable() } }
     }
 
     private init() {}
@@ -36,6 +39,7 @@ final class GlueHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         self.partner = nil
+        self.stage?.onRoom = nil
     }
 
     // MARK: - Calls from the partner

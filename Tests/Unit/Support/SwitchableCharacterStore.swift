@@ -57,3 +57,16 @@ extension PageSnapshot {
         )
     }
 }
+
+extension StoredCharacter {
+    /// A character that passes the App's filter, for tests that need one row.
+    static let rick = StoredCharacter(
+        id: 1,
+        name: "Rick",
+        status: "Alive",
+        species: "Human",
+        origin: "Earth (C-137)",
+        image: nil,
+        url: nil
+    )
+}
