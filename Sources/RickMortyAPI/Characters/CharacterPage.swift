@@ -11,13 +11,6 @@ struct CharacterPage: Sendable, Equatable {
     var hasPrev: Bool { self.query.page > 1 }
     var hasNext: Bool { !self.outOfRange && self.query.page < self.totalPages }
 
-    /// The body with `results`, keys in the contract's order.
-    func encoded(_ results: [StoredCharacter]) -> [UInt8] {
-        var writer = Writer(self)
-        for character in results { writer.add(character) }
-        return writer.finish()
-    }
-
     /// Writes the body while the rows arrive: the paging fields at once, each character as it is
     /// added (none when the page is out of range), and the closing brackets in ``finish()``.
     /// Text comes as UTF-8 bytes, so a database row goes into the body without becoming strings.
@@ -60,42 +53,6 @@ struct CharacterPage: Sendable, Equatable {
             self.json.field("image", utf8: image)
             self.json.field("url", utf8: url)
             self.json.endObject()
-        }
-
-        mutating func add(_ character: StoredCharacter) {
-            var (name, status, species, origin) = (
-                character.name, character.status, character.species, character.origin
-            )
-            var (image, url) = (character.image, character.url)
-            name.withUTF8 { name in
-                status.withUTF8 { status in
-                    species.withUTF8 { species in
-                        origin.withUTF8 { origin in
-                            Self.withOptionalUTF8(&image) { image in
-                                Self.withOptionalUTF8(&url) { url in
-                                    self.add(
-                                        id: character.id,
-                                        name: UnsafeRawBufferPointer(name),
-                                        status: UnsafeRawBufferPointer(status),
-                                        species: UnsafeRawBufferPointer(species),
-                                        origin: UnsafeRawBufferPointer(origin),
-                                        image: image,
-                                        url: url
-                                    )
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-
-        private static func withOptionalUTF8(
-            _ text: inout String?,
-            _ body: (UnsafeRawBufferPointer?) -> Void
-        ) {
-            guard var value = text else { return body(nil) }
-            value.withUTF8 { body(UnsafeRawBufferPointer($0)) }
         }
 
         consuming func finish() -> [UInt8] {

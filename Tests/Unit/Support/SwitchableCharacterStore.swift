@@ -58,6 +58,39 @@ extension PageSnapshot {
     }
 }
 
+extension CharacterPage {
+    /// The body with `results`, written through the same byte path as a database row.
+    func encoded(_ results: [StoredCharacter]) -> [UInt8] {
+        var writer = Writer(self)
+        for character in results {
+            // The row's text in one buffer, each field a range of it (nil: NULL).
+            var bytes: [UInt8] = []
+            let fields = [
+                character.name, character.status, character.species, character.origin, character.image, character.url,
+            ].map { text -> Range<Int>? in
+                guard let text else { return nil }
+                defer { bytes += text.utf8 }
+                return bytes.count..<bytes.count + text.utf8.count
+            }
+            bytes.withUnsafeBytes { all in
+                func field(_ index: Int) -> UnsafeRawBufferPointer? {
+                    fields[index].map { UnsafeRawBufferPointer(rebasing: all[$0]) }
+                }
+                writer.add(
+                    id: character.id,
+                    name: field(0) ?? UnsafeRawBufferPointer(start: nil, count: 0),
+                    status: field(1),
+                    species: field(2),
+                    origin: field(3),
+                    image: field(4),
+                    url: field(5)
+                )
+            }
+        }
+        return writer.finish()
+    }
+}
+
 extension StoredCharacter {
     /// A character that passes the App's filter, for tests that need one row.
     static let rick = StoredCharacter(
