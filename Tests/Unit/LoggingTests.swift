@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SystemSupport
 import Testing
 
 @testable import RickMortyAPI

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// Header values that depend on when the answer is sent: `{{now+3s}}` (or `{{now}}`, `{{now-2s}}`)
 /// becomes the HTTP-date (IMF-fixdate) that many seconds from the moment FakeUpstream answers,
@@ -32,10 +33,6 @@ enum HeaderTemplate {
     }
 
     static func httpDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
+        CivilTime(unixSeconds: Int64(date.timeIntervalSince1970.rounded(.down))).httpDate
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Prometheus
+import SystemSupport
 
 /// Answers `GET` and `HEAD /characters` on the connection's event loop, before Hummingbird's
 /// async responder; every other request passes through to it.

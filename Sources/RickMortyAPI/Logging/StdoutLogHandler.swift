@@ -2,6 +2,7 @@ import Foundation
 import JSONWriting
 import Logging
 import Synchronization
+import SystemSupport
 
 /// Writes one line per log event to standard output: JSON (the default, for log shippers) or
 /// `key=value` text for people. Metadata keys keep their dotted names (`db.backend`).
@@ -105,9 +106,9 @@ struct StdoutLogHandler: LogHandler {
 
     /// The same for a given time.
     static func timestamp(unixMilliseconds: Int64) -> String {
-        let time = CivilTime(unixSeconds: unixMilliseconds.floorDivided(by: 1000))
+        let time = CivilTime(unixMilliseconds: unixMilliseconds)
         let pad = CivilTime.pad
         return "\(pad(time.year, 4))-\(pad(time.month, 2))-\(pad(time.day, 2))T\(pad(time.hour, 2)):"
-            + "\(pad(time.minute, 2)):\(pad(time.second, 2)).\(pad(unixMilliseconds.floorModulo(1000), 3))Z"
+            + "\(pad(time.minute, 2)):\(pad(time.second, 2)).\(pad(time.millisecond, 3))Z"
     }
 }

@@ -1,17 +1,29 @@
 /// A Unix time as a UTC calendar date and time of day, by plain arithmetic on the proleptic
 /// Gregorian calendar (no C time types, whose declarations several imported modules claim).
-/// Log timestamps and the HTTP `Date` header are written from it.
-struct CivilTime: Equatable {
-    let year: Int64
-    let month: Int64
-    let day: Int64
-    let hour: Int64
-    let minute: Int64
-    let second: Int64
+/// The App's log timestamps and `Date` header, and FakeUpstream's HTTP-date templates, are
+/// written from it.
+public struct CivilTime: Equatable, Sendable {
+    public let year: Int64
+    public let month: Int64
+    public let day: Int64
+    public let hour: Int64
+    public let minute: Int64
+    public let second: Int64
     /// 0 is Sunday.
-    let weekday: Int64
+    public let weekday: Int64
+    public let millisecond: Int64
 
-    init(unixSeconds: Int64) {
+    /// The time `unixMilliseconds` after 1970-01-01T00:00:00Z (negative: before).
+    public init(unixMilliseconds: Int64) {
+        self.init(unixSeconds: unixMilliseconds.floorDivided(by: 1000), millisecond: unixMilliseconds.floorModulo(1000))
+    }
+
+    public init(unixSeconds: Int64) {
+        self.init(unixSeconds: unixSeconds, millisecond: 0)
+    }
+
+    private init(unixSeconds: Int64, millisecond: Int64) {
+        self.millisecond = millisecond
         let (days, secondOfDay) = (unixSeconds.floorDivided(by: 86_400), unixSeconds.floorModulo(86_400))
         // Days since 1970-01-01 to year, month, day, counting in 400-year eras from 0000-03-01.
         let shifted = days + 719_468
@@ -31,13 +43,13 @@ struct CivilTime: Equatable {
     }
 
     /// `value` in decimal, left-padded with zeros to `width` digits.
-    static func pad(_ value: Int64, _ width: Int) -> String {
+    public static func pad(_ value: Int64, _ width: Int) -> String {
         let text = String(value)
         return String(repeating: "0", count: max(0, width - text.count)) + text
     }
 
     /// RFC 9110's IMF-fixdate, as the `Date` header carries it: `Sat, 05 Dec 2026 08:37:40 GMT`.
-    var httpDate: String {
+    public var httpDate: String {
         let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         return "\(weekdays[Int(self.weekday)]), \(Self.pad(self.day, 2)) \(months[Int(self.month - 1)]) "
@@ -47,12 +59,12 @@ struct CivilTime: Equatable {
 
 extension Int64 {
     /// Division rounding towards minus infinity (times before 1970 stay on the right day).
-    func floorDivided(by divisor: Int64) -> Int64 {
+    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
         let quotient = self / divisor
         return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 
-    func floorModulo(_ divisor: Int64) -> Int64 {
+    fileprivate func floorModulo(_ divisor: Int64) -> Int64 {
         self - self.floorDivided(by: divisor) * divisor
     }
 }
