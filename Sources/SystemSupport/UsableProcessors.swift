@@ -8,11 +8,12 @@ import NIOCore
 /// threads take turns on one CPU: connections on the waiting thread stall for a whole time slice
 /// (milliseconds), which shows as a p99 several times the p50.
 public enum UsableProcessors {
-    /// The smaller of NIO's core count and the number of CPUs in this process's affinity mask.
-    public static var count: Int {
+    /// The smaller of NIO's core count and the number of CPUs in this process's affinity mask,
+    /// read once: the event loops, the logged count and the connection pools all size from it.
+    public static let count: Int = {
         let allowed = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)).flatMap(Self.allowedCPUs)
         return max(1, min(System.coreCount, allowed ?? System.coreCount))
-    }
+    }()
 
     /// The number of CPUs in the `Cpus_allowed_list` line of `/proc/PID/status` (`0-3,6,8-9`).
     public static func allowedCPUs(inStatus status: String) -> Int? {
