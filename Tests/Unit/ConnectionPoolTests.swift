@@ -199,3 +199,41 @@ struct ConnectionPoolTests {
         }
     }
 }
+
+@Suite("Connection pool bookkeeping, without threads")
+struct ConnectionPoolStateTests {
+    private func read() -> ConnectionPool.Job {
+        ConnectionPool.Job(
+            work: .query(.init(sql: "", parameters: [], eachRow: { _ in }, use: nil, done: { _ in }))
+        )
+    }
+    private func background() -> ConnectionPool.Job { ConnectionPool.Job(work: .call({ _ in })) }
+
+    @Test("a read beyond readParallelism queues although a connection could open; background work opens one")
+    func admission() {
+        var state = ConnectionPool.State(capacity: 2, readParallelism: 1, acquireTimeout: .seconds(5))
+        let now = NIODeadline.now()
+        guard case .open = state.admit(self.read(), id: nil, now: now) else {
+            Issue.record("first read opens")
+            return
+        }
+        guard case .queued(let deadline) = state.admit(self.read(), id: nil, now: now) else {
+            Issue.record("second read queues")
+            return
+        }
+        #expect(deadline == now + .seconds(5), "the first waiter arms the timer")
+        guard case .open = state.admit(self.background(), id: nil, now: now) else {
+            Issue.record("background work opens the second connection")
+            return
+        }
+        #expect(state.open == 2 && state.reading == 1 && state.waiters.count == 1)
+
+        // The first read ends: its connection takes the queued read, and the slot stays counted.
+        let lease = ConnectionPool.Lease(CountedConnections.Connection(CountedConnections()))
+        let (next, started) = state.next(after: self.read(), on: lease)
+        #expect(next?.isRead == true && started.isEmpty && state.reading == 1 && state.waiters.isEmpty)
+
+        let (expired, again) = state.expire(at: now + .seconds(6))
+        #expect(expired.isEmpty && again == nil && !state.timerArmed, "nothing left to expire; the timer is off")
+    }
+}

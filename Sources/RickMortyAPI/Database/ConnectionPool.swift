@@ -22,83 +22,14 @@ import Synchronization
 /// threads than CPUs only add thread switches. Background work (``withConnection(_:)``:
 /// migrations, checks, the refresh's write) is not counted, so reads go on beside a long write.
 final class ConnectionPool: Sendable {
-    /// A queued call: runs on a pool thread with a connection, or is told why it cannot.
-    private typealias Call = @Sendable (Result<any DatabaseConnection, any Error>) -> Void
-
-    /// An open connection. Only the thread running a call, or the idle list under the lock, holds
-    /// one, which is what makes sending it between threads safe.
-    private final class Lease: @unchecked Sendable {
-        let connection: any DatabaseConnection
-        init(_ connection: any DatabaseConnection) { self.connection = connection }
-    }
-
-    /// A request read given as SQL, so that queued reads can share one round trip.
-    private struct Query: Sendable {
-        let sql: String
-        let parameters: [DatabaseValue]
-        let eachRow: @Sendable (DatabaseRow) throws -> Void
-        let use: DatabaseUse?
-        let done: @Sendable (Result<Void, any Error>) -> Void
-    }
-
-    private enum Work: Sendable {
-        case call(Call)
-        case query(Query)
-    }
-
-    private struct Job: Sendable {
-        let work: Work
-        /// A request read, counted against `readParallelism`.
-        var isRead: Bool {
-            if case .query = self.work { return true }
-            return false
-        }
-
-        /// Tells the job why it cannot run.
-        func fail(_ error: any Error) {
-            switch self.work {
-            case .call(let call): call(.failure(error))
-            case .query(let query): query.done(.failure(error))
-            }
-        }
-    }
-
     /// The most queued reads sent down one connection together.
     private static let maxBatch = 16
-
-    private struct Waiter {
-        let id: Int
-        let deadline: NIODeadline
-        let job: Job
-    }
-
-    private struct State {
-        var idle: [Lease] = []
-        var open = 0
-        /// Connections running a read now.
-        var reading = 0
-        var nextID = 0
-        var waiters = CircularBuffer<Waiter>()
-        /// True while a timer is scheduled for the oldest waiter's deadline.
-        var timerArmed = false
-        var closed = false
-    }
-
-    /// What a new call does once the lock is released.
-    private enum Admission {
-        case run(Lease)
-        case open
-        case queued(armTimerAt: NIODeadline?)
-        case refused(any Error)
-    }
 
     private let factory: @Sendable () throws -> any DatabaseConnection
     private let threadPool: NIOThreadPool
     private let eventLoop: any EventLoop
-    private let capacity: Int
-    private let readParallelism: Int
     private let acquireTimeout: Duration
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     /// - Parameters:
     ///   - capacity: the most connections open at once.
@@ -115,8 +46,13 @@ final class ConnectionPool: Sendable {
         eventLoop: any EventLoop,
         factory: @escaping @Sendable () throws -> any DatabaseConnection
     ) {
-        self.capacity = capacity
-        self.readParallelism = max(1, min(readParallelism ?? capacity, capacity))
+        self.state = Mutex(
+            State(
+                capacity: capacity,
+                readParallelism: max(1, min(readParallelism ?? capacity, capacity)),
+                acquireTimeout: .nanoseconds(Int64(acquireTimeout.seconds * 1e9))
+            )
+        )
         self.acquireTimeout = acquireTimeout
         self.threadPool = threadPool
         self.eventLoop = eventLoop
@@ -140,7 +76,7 @@ final class ConnectionPool: Sendable {
         let query = Query(sql: sql, parameters: parameters, eachRow: eachRow, use: use) { result in
             promise.completeWith(result.flatMap { Result { try finish() } })
         }
-        self.enqueue(Job(work: .query(query)), id: self.nextID(), honouringCancellation: false)
+        self.enqueue(Job(work: .query(query)), id: nil, honouringCancellation: false)
         return promise.futureResult
     }
 
@@ -148,7 +84,7 @@ final class ConnectionPool: Sendable {
     /// waits for a connection stops waiting (`CancellationError`); a call already running finishes.
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T
     {
-        let id = self.nextID()
+        let id = self.state.withLock { $0.newID() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let call: Call = { result in
@@ -157,7 +93,7 @@ final class ConnectionPool: Sendable {
                 self.enqueue(Job(work: .call(call)), id: id, honouringCancellation: true)
             }
         } onCancel: {
-            self.removeWaiter(id)?.job.fail(CancellationError())
+            self.state.withLock { $0.removeWaiter(id) }?.job.fail(CancellationError())
         }
     }
 
@@ -167,20 +103,13 @@ final class ConnectionPool: Sendable {
     /// Closes the pool: idle connections are closed now (each frees its handle when released),
     /// connections in use when their call returns, and waiting and later calls get `serverShutdown`.
     func close() {
-        var idle: [Lease] = []
-        let waiters = self.state.withLock { state in
-            state.closed = true
-            state.open -= state.idle.count
-            swap(&idle, &state.idle)
-            defer { state.waiters.removeAll() }
-            return state.waiters
-        }
+        var (idle, waiters) = self.state.withLock { $0.close() }
         // The last references to the idle connections, dropped outside the lock: this closes them.
         idle.removeAll()
         for waiter in waiters { waiter.job.fail(Self.closedError) }
     }
 
-    private static var closedError: DatabaseError {
+    static var closedError: DatabaseError {
         DatabaseError(kind: .serverShutdown, message: "the connection pool is closed (shutting down)")
     }
 
@@ -188,36 +117,14 @@ final class ConnectionPool: Sendable {
         DatabaseError(kind: .poolExhausted, message: "no free database connection within \(self.acquireTimeout)")
     }
 
-    private func nextID() -> Int {
-        self.state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
-        }
-    }
-
-    /// Runs `job` at once on an idle or new connection, or queues it.
-    private func enqueue(_ job: Job, id: Int, honouringCancellation: Bool) {
+    /// Runs `job` at once on an idle or new connection, or queues it (as waiter `id`, if given).
+    private func enqueue(_ job: Job, id: Int?, honouringCancellation: Bool) {
+        let now = NIODeadline.now()
         let admission: Admission = self.state.withLock { state in
-            if state.closed { return .refused(Self.closedError) }
             // Under the lock that the cancellation handler takes too: a cancellation either finds
             // the waiter queued, or is seen here.
             if honouringCancellation && Task.isCancelled { return .refused(CancellationError()) }
-            if !job.isRead || state.reading < self.readParallelism {
-                if let lease = state.idle.popLast() {
-                    if job.isRead { state.reading += 1 }
-                    return .run(lease)
-                }
-                if state.open < self.capacity {
-                    state.open += 1
-                    if job.isRead { state.reading += 1 }
-                    return .open
-                }
-            }
-            let deadline = NIODeadline.now() + .nanoseconds(Int64(self.acquireTimeout.seconds * 1e9))
-            state.waiters.append(Waiter(id: id, deadline: deadline, job: job))
-            if state.timerArmed { return .queued(armTimerAt: nil) }
-            state.timerArmed = true
-            return .queued(armTimerAt: deadline)
+            return state.admit(job, id: id, now: now)
         }
         switch admission {
         case .run(let lease): self.dispatch(job, on: lease)
@@ -230,7 +137,8 @@ final class ConnectionPool: Sendable {
     /// Runs `job` and whatever queues behind it on `lease`, on a pool thread.
     private func dispatch(_ job: Job, on lease: Lease) {
         self.threadPool.submit { threadState in
-            guard threadState == .active else { return self.abandon(lease, job) }
+            // Refused (shutting down): the lease is dropped here, which closes its connection.
+            guard threadState == .active else { return self.abandon(job) }
             self.runJobs(starting: job, on: lease)
         }
     }
@@ -244,25 +152,11 @@ final class ConnectionPool: Sendable {
             case .call(let call):
                 call(.success(lease.connection))
             case .query(let query):
-                self.runBatch([query] + self.takeQueuedReads(), on: lease.connection)
+                let behind = self.state.withLock { $0.takeQueuedReads(upTo: Self.maxBatch - 1) }
+                self.runBatch([query] + behind, on: lease.connection)
             }
             guard let next = self.next(after: job, on: lease) else { return }
             job = next
-        }
-    }
-
-    /// Reads queued right behind the one starting, to go with it; they share its connection and
-    /// its read slot.
-    private func takeQueuedReads() -> [Query] {
-        self.state.withLock { state in
-            var taken: [Query] = []
-            while taken.count < Self.maxBatch - 1, let head = state.waiters.first,
-                case .query(let query) = head.job.work
-            {
-                state.waiters.removeFirst()
-                taken.append(query)
-            }
-            return taken
         }
     }
 
@@ -277,60 +171,22 @@ final class ConnectionPool: Sendable {
         )
     }
 
-    /// After `finished` ran on `lease`: the next queued job, to run on the same connection; or nil
-    /// when the connection went idle, was closed with the pool, or broke (its slot then serves
-    /// the next job with a fresh connection).
+    /// After `finished` ran on `lease`: the next job for the same connection, or nil when the
+    /// connection went idle, was closed with the pool, or broke (its slot then serves the next
+    /// job with a fresh connection).
     private func next(after finished: Job, on lease: Lease) -> Job? {
         if lease.connection.isBroken {
-            if finished.isRead { self.state.withLock { $0.reading -= 1 } }
-            self.connectionClosed()
+            self.connectionLost(whileRunning: finished)
             return nil
         }
-        let (next, freed) = self.state.withLock { state -> (Job?, [(Job, Lease)]) in
-            if finished.isRead { state.reading -= 1 }
-            if state.closed {
-                state.open -= 1
-                return (nil, [])  // The caller's reference is the last: the connection closes when it returns.
-            }
-            guard let next = self.takeRunnable(&state) else {
-                state.idle.append(lease)
-                return (nil, [])
-            }
-            // A read slot this connection gave up for background work goes to an idle connection.
-            return (next, finished.isRead && !next.isRead ? Self.startQueuedReads(&state, self.readParallelism) : [])
-        }
-        for (job, idle) in freed { self.dispatch(job, on: idle) }
+        let (next, started) = self.state.withLock { $0.next(after: finished, on: lease) }
+        for (job, idle) in started { self.dispatch(job, on: idle) }
         return next
     }
 
-    /// The oldest queued job that may run now (a read only while a read slot is free), taken out
-    /// of the queue and counted.
-    private func takeRunnable(_ state: inout State) -> Job? {
-        let readsAllowed = state.reading < self.readParallelism
-        guard let index = state.waiters.firstIndex(where: { readsAllowed || !$0.job.isRead }) else { return nil }
-        let job = state.waiters.remove(at: index).job
-        if job.isRead { state.reading += 1 }
-        return job
-    }
-
-    /// Queued reads that may start now on idle connections, taken out of the queue. Reads queue
-    /// only for want of a read slot (anything queues for want of a connection, when none is idle).
-    private static func startQueuedReads(_ state: inout State, _ limit: Int) -> [(Job, Lease)] {
-        var started: [(Job, Lease)] = []
-        while state.reading < limit, let head = state.waiters.first, head.job.isRead, let lease = state.idle.popLast() {
-            state.waiters.removeFirst()
-            state.reading += 1
-            started.append((head.job, lease))
-        }
-        return started
-    }
-
-    /// The thread pool refused work (it is shutting down): `job` fails and `lease` is dropped.
-    private func abandon(_ lease: Lease, _ job: Job) {
-        self.state.withLock { state in
-            state.open -= 1
-            if job.isRead { state.reading -= 1 }
-        }
+    /// The thread pool refused work (it is shutting down): `job` fails and gives up its slot.
+    private func abandon(_ job: Job) {
+        self.state.withLock { $0.giveUp(job) }
         job.fail(Self.closedError)
     }
 
@@ -338,65 +194,32 @@ final class ConnectionPool: Sendable {
     private func open(for job: Job) {
         let factory = self.factory
         self.threadPool.submit { threadState in
-            guard threadState == .active else {
-                self.state.withLock { state in
-                    state.open -= 1
-                    if job.isRead { state.reading -= 1 }
-                }
-                return job.fail(Self.closedError)
-            }
+            guard threadState == .active else { return self.abandon(job) }
             let lease: Lease
             do {
                 lease = Lease(try factory())
             } catch {
-                if job.isRead { self.state.withLock { $0.reading -= 1 } }
-                self.connectionClosed()
+                self.connectionLost(whileRunning: job)
                 return job.fail(error)
             }
             self.runJobs(starting: job, on: lease)
         }
     }
 
-    /// A connection is gone (broken, or failed to open): its slot goes to the oldest waiting job
-    /// that may run, which gets a fresh connection.
-    private func connectionClosed() {
-        let job: Job? = self.state.withLock { state in
-            guard !state.closed, let job = self.takeRunnable(&state) else {
-                state.open -= 1
-                return nil
-            }
-            return job
-        }
-        if let job { self.open(for: job) }
+    /// A connection is gone (broken, or failed to open) while running `job`: its slot goes to the
+    /// oldest waiting job that may run, which gets a fresh connection.
+    private func connectionLost(whileRunning job: Job) {
+        if let next = self.state.withLock({ $0.lost(whileRunning: job) }) { self.open(for: next) }
     }
 
-    /// Takes waiter `id` out of the queue, if it is still there.
-    private func removeWaiter(_ id: Int) -> Waiter? {
-        self.state.withLock { state in
-            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return state.waiters.remove(at: index)
-        }
-    }
-
-    /// Waiters queue in arrival order with the same timeout, so deadlines only grow: one timer, set
-    /// for the oldest waiter, fails every waiter whose time is up and is set again for the next.
+    /// One timer, set for the oldest waiter, fails every waiter whose time is up and is set again
+    /// for the next (``State/expire(at:)``).
     private func armTimer(at deadline: NIODeadline) {
         self.eventLoop.scheduleTask(deadline: deadline) { self.expireWaiters() }
     }
 
     private func expireWaiters() {
-        let now = NIODeadline.now()
-        let (expired, next) = self.state.withLock { state -> ([Waiter], NIODeadline?) in
-            var expired: [Waiter] = []
-            while let oldest = state.waiters.first, oldest.deadline <= now {
-                expired.append(state.waiters.removeFirst())
-            }
-            guard let oldest = state.waiters.first else {
-                state.timerArmed = false
-                return (expired, nil)
-            }
-            return (expired, oldest.deadline)
-        }
+        let (expired, next) = self.state.withLock { $0.expire(at: .now()) }
         for waiter in expired { waiter.job.fail(self.exhausted) }
         if let next { self.armTimer(at: next) }
     }
