@@ -143,15 +143,20 @@ extension Integration {
             try PostgresConnection(conninfo: url, connectTimeout: 5, queryTimeout: 5)
         }
 
+        /// From now on the proxy answers queries containing `select 7` with a serialization failure.
+        private func failSelect7(_ chaos: String) async throws {
+            try await Harness.addToxic(
+                chaos,
+                proxy: "postgres",
+                #"{"name":"serialization","type":"pg_error","attributes":{"sqlstate":"40001","match":"select 7"}}"#
+            )
+        }
+
         @Test("pg_error answers a matching query with the SQLSTATE asked for; ERROR keeps the session, FATAL ends it")
         func postgresError() async throws {
             try await self.withPostgresProxy { chaos, url, _ in
                 let connection = try self.connect(url)
-                try await Harness.addToxic(
-                    chaos,
-                    proxy: "postgres",
-                    #"{"name":"serialization","type":"pg_error","attributes":{"sqlstate":"40001","match":"select 7"}}"#
-                )
+                try await self.failSelect7(chaos)
                 // Extended protocol (prepared statement) and simple protocol.
                 let prepared = #expect(throws: DatabaseError.self) { _ = try connection.query("SELECT 7", []) }
                 #expect(prepared?.sqlState == "40001")
@@ -177,11 +182,7 @@ extension Integration {
         func pipelinedBatch() async throws {
             try await self.withPostgresProxy { chaos, url, _ in
                 let connection = try self.connect(url)
-                try await Harness.addToxic(
-                    chaos,
-                    proxy: "postgres",
-                    #"{"name":"serialization","type":"pg_error","attributes":{"sqlstate":"40001","match":"select 7"}}"#
-                )
+                try await self.failSelect7(chaos)
                 var seen: [Int: [Int64]] = [:]
                 var results: [Int: Result<Void, any Error>] = [:]
                 let queries = [(5, 1), (7, 1), (6, 0), (4, 1)].map { value, divisor in
