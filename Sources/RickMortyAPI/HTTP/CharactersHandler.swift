@@ -129,6 +129,7 @@ final class CharactersHandler: ChannelInboundHandler, RemovableChannelHandler {
         let requestID: String
         let traceparent: String?
         let ifNoneMatch: String?
+        /// Made only while the access line is on (info), so it also says whether to write one.
         let databaseUse: DatabaseUse?
     }
 
