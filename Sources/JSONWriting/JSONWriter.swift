@@ -74,6 +74,17 @@ public struct JSONWriter {
         self.needsComma = true
     }
 
+    /// A key and a string whose characters `append` writes straight into the output. It must
+    /// append only printable ASCII other than `"` and `\` (nothing is escaped): a timestamp,
+    /// digits.
+    public mutating func field(_ key: String, ascii append: (inout [UInt8]) -> Void) {
+        self.key(key)
+        self.bytes.append(UInt8(ascii: "\""))
+        append(&self.bytes)
+        self.bytes.append(UInt8(ascii: "\""))
+        self.needsComma = true
+    }
+
     public mutating func string(_ value: String) {
         self.separate()
         self.appendQuoted(value)

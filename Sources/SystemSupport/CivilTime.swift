@@ -48,6 +48,40 @@ public struct CivilTime: Equatable, Sendable {
         return String(repeating: "0", count: max(0, width - text.count)) + text
     }
 
+    /// RFC 3339 UTC with milliseconds, `2026-11-22T00:16:45.123Z`, appended to `bytes` as ASCII
+    /// digits, without building strings (every log line carries one).
+    public func appendRFC3339(to bytes: inout [UInt8]) {
+        Self.appendDigits(self.year, width: 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        Self.appendDigits(self.month, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        Self.appendDigits(self.day, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        Self.appendDigits(self.hour, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        Self.appendDigits(self.minute, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        Self.appendDigits(self.second, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        Self.appendDigits(self.millisecond, width: 3, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+    }
+
+    /// `value` in decimal, at least `width` digits; a year before 0 falls back to ``pad(_:_:)``.
+    private static func appendDigits(_ value: Int64, width: Int, to bytes: inout [UInt8]) {
+        guard value >= 0 else { return bytes.append(contentsOf: Self.pad(value, width).utf8) }
+        var divisor: Int64 = 1
+        var digits = 1
+        while digits < width || value / divisor >= 10 {
+            divisor *= 10
+            digits += 1
+        }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
+
     /// RFC 9110's IMF-fixdate, as the `Date` header carries it: `Sat, 05 Dec 2026 08:37:40 GMT`.
     public var httpDate: String {
         let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]

@@ -13,6 +13,7 @@ struct LoggingTests {
             (Int64(0), "1970-01-01T00:00:00.000Z"), (1_795_393_005_123, "2026-11-23T00:16:45.123Z"),
             (951_782_400_000, "2000-02-29T00:00:00.000Z"), (-1, "1969-12-31T23:59:59.999Z"),
             (4_102_444_799_999, "2099-12-31T23:59:59.999Z"), (1_709_164_800_000, "2024-02-29T00:00:00.000Z"),
+            (253_402_300_800_000, "10000-01-01T00:00:00.000Z"),
         ]
     )
     func timestamp(milliseconds: Int64, expected: String) {
@@ -43,7 +44,12 @@ struct LoggingTests {
             function: #function,
             line: #line
         )
-        let bytes = StdoutLogHandler.json(event: event, label: "rickmorty-api", metadata: event.metadata ?? [:])
+        let bytes = StdoutLogHandler.json(
+            event: event,
+            label: "rickmorty-api",
+            fields: StdoutLogHandler.fields(event.metadata),
+            unixMilliseconds: 1_795_393_005_123
+        )
         #expect(!bytes.contains(UInt8(ascii: "\n")))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         #expect(object["level"] as? String == "warning")
@@ -51,7 +57,44 @@ struct LoggingTests {
         #expect(object["upstream.attempt"] as? String == "2")
         #expect(object["http.status"] as? Int == 503)
         #expect(object["note"] as? String == "quote \" and\nnewline")
-        #expect((object["ts"] as? String)?.hasSuffix("Z") == true)
+        #expect(object["ts"] as? String == "2026-11-23T00:16:45.123Z")
+    }
+
+    @Test("metadata from the logger, the provider and the event comes out sorted by key, the later source winning")
+    func fieldOrder() {
+        let fields = StdoutLogHandler.fields(
+            ["request_id": "from-logger", "z.last": "logger", "b": "logger"],
+            ["b": "provider", "a": "provider"],
+            ["request_id": "from-event", "c": .stringConvertible(3)]
+        )
+        #expect(fields.map(\.key) == ["a", "b", "c", "request_id", "z.last"])
+        #expect(fields.map { "\($0.value)" } == ["provider", "provider", "3", "from-event", "logger"])
+        #expect(StdoutLogHandler.fields(nil, [:], nil).isEmpty)
+    }
+
+    @Test("the access line carries the request id, the client's trace and the request's own fields")
+    func accessLine() throws {
+        let events = CapturingLogHandler.Events()
+        let logger = Logger(label: "test", factory: { _ in CapturingLogHandler(events: events) })
+        AccessLog.write(
+            logger,
+            requestID: "abc-123",
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            method: "GET",
+            route: "/characters",
+            status: 200,
+            seconds: 0.0012345,
+            databaseUse: nil
+        )
+        let line = try #require(events.all.first)
+        #expect(line.message == "request")
+        #expect(
+            line.metadata.mapValues { "\($0)" } == [
+                "request_id": "abc-123", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                "parent_span_id": "00f067aa0ba902b7", "http.method": "GET", "http.route": "/characters",
+                "http.status": "200", "http.duration_ms": "1.235",
+            ]
+        )
     }
 
     @Test("passwords are redacted from logged errors")

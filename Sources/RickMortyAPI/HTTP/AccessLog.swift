@@ -7,10 +7,8 @@ enum AccessLog {
     /// The request's logger: `base` plus the request id and trace.
     static func requestLogger(_ base: Logger, requestID: String, traceparent: String?) -> Logger {
         var logger = base
-        logger[metadataKey: "request_id"] = .string(requestID)
-        if let trace = RequestIdentity.traceContext(from: traceparent) {
-            logger[metadataKey: "trace_id"] = .string(trace.traceID)
-            logger[metadataKey: "parent_span_id"] = .string(trace.spanID)
+        for (key, value) in Self.identity(requestID: requestID, traceparent: traceparent) {
+            logger[metadataKey: key] = value
         }
         return logger
     }
@@ -26,13 +24,26 @@ enum AccessLog {
         seconds: Double,
         databaseUse: DatabaseUse?
     ) {
-        var metadata: Logger.Metadata = [
-            "http.method": .string(method), "http.route": .string(route),
-            "http.status": .stringConvertible(status),
-            "http.duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1000),
-        ]
+        // The id and trace go in with the line's own metadata rather than through a request
+        // logger made for one line: the same line, without copying the logger's metadata.
+        var metadata = Self.identity(requestID: requestID, traceparent: traceparent, capacity: 8)
+        metadata["http.method"] = .string(method)
+        metadata["http.route"] = .string(route)
+        metadata["http.status"] = .stringConvertible(status)
+        metadata["http.duration_ms"] = .stringConvertible((seconds * 1_000_000).rounded() / 1000)
         if let used = databaseUse?.summary { metadata["db.connection"] = .string(used) }
-        Self.requestLogger(base, requestID: requestID, traceparent: traceparent).info("request", metadata: metadata)
+        base.info("request", metadata: metadata)
+    }
+
+    /// The request id and, when `traceparent` is valid, its trace and parent span.
+    private static func identity(requestID: String, traceparent: String?, capacity: Int = 3) -> Logger.Metadata {
+        var metadata = Logger.Metadata(minimumCapacity: capacity)
+        metadata["request_id"] = .string(requestID)
+        if let trace = RequestIdentity.traceContext(from: traceparent) {
+            metadata["trace_id"] = .string(trace.traceID)
+            metadata["parent_span_id"] = .string(trace.spanID)
+        }
+        return metadata
     }
 
     /// The method as a metric and log label: the standard ones by name, anything else `other`, so

@@ -9,6 +9,9 @@ import SystemSupport
 struct StdoutLogHandler: LogHandler {
     enum Format: Sendable { case json, text }
 
+    /// A line's metadata, in the order it is written.
+    typealias Fields = [(key: String, value: Logger.Metadata.Value)]
+
     private static let output = Mutex(())
 
     let label: String
@@ -30,13 +33,13 @@ struct StdoutLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var merged = self.metadata
-        if let provided = self.metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        let fields = Self.fields(self.metadata, self.metadataProvider?.get(), event.metadata)
+        let unixMilliseconds = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
         var line: [UInt8]
         switch self.format {
-        case .json: line = Self.json(event: event, label: self.label, metadata: merged)
-        case .text: line = Array(Self.text(event: event, metadata: merged).utf8)
+        case .json:
+            line = Self.json(event: event, label: self.label, fields: fields, unixMilliseconds: unixMilliseconds)
+        case .text: line = Array(Self.text(event: event, fields: fields, unixMilliseconds: unixMilliseconds).utf8)
         }
         line.append(UInt8(ascii: "\n"))
         Self.output.withLock { _ in
@@ -51,24 +54,58 @@ struct StdoutLogHandler: LogHandler {
         }
     }
 
-    static func json(event: LogEvent, label: String, metadata: Logger.Metadata) -> [UInt8] {
-        var json = JSONWriter(capacity: 256)
+    /// One event's metadata from all its sources, sorted by key; where sources share a key, the
+    /// later one wins (the event's own over the provider's over the logger's). A line has a
+    /// handful of keys: sorting their positions costs less than merging dictionaries, and less
+    /// than moving the values themselves.
+    static func fields(_ sources: Logger.Metadata?...) -> Fields {
+        var entries: Fields = []
+        entries.reserveCapacity(sources.reduce(0) { $0 + ($1?.count ?? 0) })
+        for source in sources {
+            for entry in source ?? [:] { entries.append(entry) }
+        }
+        var order = Array(entries.indices)
+        order.sort { left, right in
+            let (leftKey, rightKey) = (entries[left].key, entries[right].key)
+            return leftKey == rightKey ? left < right : leftKey < rightKey
+        }
+        var fields: Fields = []
+        fields.reserveCapacity(entries.count)
+        for (position, index) in order.enumerated()
+        where position == order.count - 1 || entries[order[position + 1]].key != entries[index].key {
+            fields.append(entries[index])
+        }
+        return fields
+    }
+
+    static func json(
+        event: LogEvent,
+        label: String,
+        fields: Fields,
+        unixMilliseconds: Int64
+    ) -> [UInt8] {
+        var json = JSONWriter(capacity: 320)
         json.beginObject()
-        json.field("ts", Self.timestamp())
+        json.field("ts") { CivilTime(unixMilliseconds: unixMilliseconds).appendRFC3339(to: &$0) }
         json.field("level", event.level.rawValue)
         json.field("logger", label)
         json.field("msg", event.message.description)
-        for key in metadata.keys.sorted() {
-            json.key(key)
-            Self.append(metadata[key] ?? .string(""), into: &json)
+        for field in fields {
+            json.key(field.key)
+            Self.append(field.value, into: &json)
         }
         json.endObject()
         return json.bytes
     }
 
-    static func text(event: LogEvent, metadata: Logger.Metadata) -> String {
-        var line = "\(Self.timestamp()) \(event.level.rawValue.uppercased()) \(event.message)"
-        for key in metadata.keys.sorted() { line += " \(key)=\(metadata[key].map { "\($0)" } ?? "")" }
+    static func text(
+        event: LogEvent,
+        fields: Fields,
+        unixMilliseconds: Int64
+    ) -> String {
+        var line =
+            "\(Self.timestamp(unixMilliseconds: unixMilliseconds)) \(event.level.rawValue.uppercased()) \(event.message)"
+        for field in fields { line += " \(field.key)=\(field.value)" }
         return line
     }
 
@@ -100,15 +137,9 @@ struct StdoutLogHandler: LogHandler {
     }
 
     /// RFC 3339 UTC with milliseconds, e.g. `2026-11-22T00:16:45.123Z`.
-    static func timestamp() -> String {
-        Self.timestamp(unixMilliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
-    }
-
-    /// The same for a given time.
     static func timestamp(unixMilliseconds: Int64) -> String {
-        let time = CivilTime(unixMilliseconds: unixMilliseconds)
-        let pad = CivilTime.pad
-        return "\(pad(time.year, 4))-\(pad(time.month, 2))-\(pad(time.day, 2))T\(pad(time.hour, 2)):"
-            + "\(pad(time.minute, 2)):\(pad(time.second, 2)).\(pad(time.millisecond, 3))Z"
+        var bytes: [UInt8] = []
+        CivilTime(unixMilliseconds: unixMilliseconds).appendRFC3339(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
