@@ -72,6 +72,7 @@ extension Integration {
                 #expect(first.contains(429) && first.contains(200))
                 let injected = try await Harness.chaosEvents(chaos).filter { $0["outcome"] as? String == "status 429" }
                 #expect(injected.count == first.filter { $0 == 429 }.count)
+                #expect(try await Harness.noOpenConnections(chaos, proxy: "upstream"))
                 _ = try await Harness.send(.PUT, "\(chaos)/seed", #"{"seed":99}"#)
                 #expect(try await run() == first)
             }

@@ -199,9 +199,11 @@ extension Integration {
                 #expect(journal == first, "the journal says which connections got the toxic")
                 #expect(first.contains(true) && first.contains(false))
 
+                #expect(try await Harness.noOpenConnections(chaos, proxy: "echo"))
                 let reseeded = try await Harness.send(.PUT, "\(chaos)/seed", #"{"seed":42}"#)
                 #expect(reseeded.json["seed"] as? Int == 42)
                 #expect(try await run() == first)
+                #expect(try await Harness.noOpenConnections(chaos, proxy: "echo"))
                 _ = try await Harness.send(.PUT, "\(chaos)/seed", #"{"seed":7}"#)
                 #expect(try await run() != first, "another seed, other decisions (fixed seeds, so this is stable)")
             }

@@ -256,8 +256,10 @@ public final class Proxy: Sendable {
         self.series.connections.increment()
         self.series.active.increment()
         client.closeFuture.whenComplete { _ in
-            self.series.active.decrement()
+            // Gone from the list before the gauge says so: a client that reads 0 open
+            // connections and then reseeds gets its next connection numbered 1.
             self.state.withLock { _ = $0.links.removeValue(forKey: key) }
+            self.series.active.decrement()
         }
         let bound = NIOLoopBound(link, eventLoop: client.eventLoop)
         return ClientBootstrap(group: client.eventLoop)

@@ -53,6 +53,19 @@ extension Harness {
         return result
     }
 
+    /// Waits until `proxy` has no open connection (`chaos_proxy_active_connections` is 0.0), and
+    /// says whether that happened. A client's close reaches the proxy a moment after the client
+    /// moved on, and `PUT /seed` numbers a connection that is still open 1, so a replay waits
+    /// for this first.
+    static func noOpenConnections(_ chaos: String, proxy: String) async throws -> Bool {
+        try await eventually {
+            let metrics = try await fetch("\(chaos)/metrics").body
+            return metrics.split(separator: "\n").contains {
+                $0 == #"chaos_proxy_active_connections{proxy="\#(proxy)"} 0.0"#
+            }
+        }
+    }
+
     /// The chaos server's decision journal.
     static func chaosEvents(_ chaos: String) async throws -> [[String: Any]] {
         try await fetch("\(chaos)/events").json["events"] as? [[String: Any]] ?? []
