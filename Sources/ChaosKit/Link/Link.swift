@@ -15,9 +15,10 @@ final class Link {
     /// The client's end of the connection (`127.0.0.1:54321`), as the client itself sees it: the
     /// App logs its database connections under the same name.
     let clientAddress: String
-    /// The two one-way stages; lazy because each holds the link itself.
-    private(set) lazy var toClient = ToxicStage(stream: .downstream, link: self)
-    private(set) lazy var toServer = ToxicStage(stream: .upstream, link: self)
+    /// The handlers of the client's channel (bytes to the client) and the upstream's; lazy
+    /// because each holds the link itself.
+    private(set) lazy var toClient = LinkEnd(stream: .downstream, link: self)
+    private(set) lazy var toServer = LinkEnd(stream: .upstream, link: self)
     private var server: (any Channel)?
     private(set) var toxics: [LinkToxic] = []
     /// The faults that apply, by kind (and stream), kept in step with `toxics`; read on every
@@ -46,7 +47,7 @@ final class Link {
         return "\(ip):\(port)"
     }
 
-    /// Called once the upstream connection is glued in.
+    /// Called once both channels have their ends.
     func connected(to server: any Channel) {
         self.server = server
         self.refresh()
@@ -150,22 +151,22 @@ final class Link {
     }
 
     /// Runs `stream`'s faults over the bytes, in the order the toxics were added, and hands the
-    /// pieces to the stage that writes them; `delay` comes first (HTTP).
+    /// pieces to the end that writes them; `delay` comes first (HTTP).
     func deliver(_ buffer: ByteBuffer, stream: Toxic.Stream, delay: TimeAmount = .zero) {
         guard !self.dropped, buffer.readableBytes > 0 else { return }
-        let stage: ToxicStage = stream == .upstream ? self.toServer : self.toClient
+        let end = stream == .upstream ? self.toServer : self.toClient
         let faults = stream == .upstream ? self.upstreamFaults : self.downstreamFaults
-        if faults.isEmpty && delay == .zero { return stage.emit(buffer, due: nil) }
+        if faults.isEmpty && delay == .zero { return end.emit(buffer, due: nil) }
 
         var pieces = [StreamPiece(bytes: buffer, due: .now() + delay)]
         var closing: LinkToxic?
         for (toxic, fault) in faults where !pieces.isEmpty {
             if fault.shape(&pieces, on: toxic) { closing = toxic }
         }
-        for piece in pieces { stage.emit(piece.bytes, due: piece.due) }
+        for piece in pieces { end.emit(piece.bytes, due: piece.due) }
         if let closing {
             self.fault(closing, outcome: "closed after \(closing.count) bytes")
-            stage.whenDrained { self.drop(reset: false) }
+            end.whenDrained { self.drop(reset: false) }
         }
     }
 

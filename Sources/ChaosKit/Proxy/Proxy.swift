@@ -238,8 +238,9 @@ public final class Proxy: Sendable {
         self.state.withLock { $0.upstream = upstream }
     }
 
-    /// Connects to the upstream and glues the two channels together; the client's channel only
-    /// becomes active once the glue is in place, so no byte is read before it has somewhere to go.
+    /// Connects to the upstream and joins the two channels with the link's two ends; the client's
+    /// channel only becomes active once they are in place, so no byte is read before it has
+    /// somewhere to go.
     private func relay(_ client: any Channel) -> EventLoopFuture<Void> {
         let upstream = self.upstream
         guard let (host, port) = try? Self.split(upstream) else { return client.close() }
@@ -273,13 +274,11 @@ public final class Proxy: Sendable {
                     server.close(promise: nil)
                     return
                 }
-                // Each channel: the toxics for bytes written into it, then its half of the glue.
+                // One handler per channel: reads go to the link, the link writes through it.
                 let link = bound.value
-                let (toServer, toClient) = GlueHandler.makePair()
-                toServer.stage = link.toClient
-                toClient.stage = link.toServer
-                try client.pipeline.syncOperations.addHandlers([link.toClient, toServer])
-                try server.pipeline.syncOperations.addHandlers([link.toServer, toClient])
+                LinkEnd.join(link.toClient, link.toServer)
+                try client.pipeline.syncOperations.addHandler(link.toClient)
+                try server.pipeline.syncOperations.addHandler(link.toServer)
                 link.connected(to: server)
             }
             .flatMapError { _ in

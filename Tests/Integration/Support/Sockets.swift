@@ -151,3 +151,88 @@ final class Connectors: Sendable {
         return self.held.withLock { $0 }
     }
 }
+
+/// A TCP server on a free loopback port that sends each client `total` bytes of a known
+/// pattern (``pattern(_:)``) as fast as the client, or a proxy in between, takes them, and counts
+/// the bytes its socket has accepted: what a proxy pulls from its upstream.
+final class SourceServer: Sendable {
+    let port: Int
+    let total: Int
+    private let channel: any Channel
+    private let counter: Counter
+
+    init(total: Int) async throws {
+        let counter = Counter()
+        self.total = total
+        self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Pump(total: total, counter: counter))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        self.port = self.channel.localAddress?.port ?? 0
+        self.counter = counter
+    }
+
+    /// Bytes the socket has taken so far, over all clients.
+    var sent: Int { self.counter.value.load(ordering: .relaxed) }
+
+    /// The first `count` bytes every client gets: 0, 1, … 250, 0, 1, … (251 is prime, so no
+    /// power-of-two chunking lines up with it).
+    static func pattern(_ count: Int) -> [UInt8] {
+        let cycle = (0..<251).map { UInt8($0) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 251)
+        while bytes.count < count { bytes.append(contentsOf: cycle) }
+        return Array(bytes.prefix(count))
+    }
+
+    func stop() async {
+        try? await self.channel.close()
+    }
+
+    private final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    /// Writes while the channel is writable, 64 KiB at a time, and goes on when it is again.
+    private final class Pump: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        /// Any 64 KiB of the pattern is a slice of this, starting at the offset modulo 251.
+        private static let chunks = SourceServer.pattern(65536 + 251)
+        private let total: Int
+        private let counter: Counter
+        private var offset = 0
+
+        init(total: Int, counter: Counter) {
+            self.total = total
+            self.counter = counter
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            self.pump(context: context)
+        }
+
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            self.pump(context: context)
+        }
+
+        private func pump(context: ChannelHandlerContext) {
+            let counter = self.counter
+            while context.channel.isWritable && self.offset < self.total {
+                let size = min(65536, self.total - self.offset)
+                let start = self.offset % 251
+                let buffer = context.channel.allocator.buffer(bytes: Self.chunks[start..<start + size])
+                self.offset += size
+                let written = context.eventLoop.makePromise(of: Void.self)
+                written.futureResult.whenSuccess { counter.value.add(size, ordering: .relaxed) }
+                context.writeAndFlush(self.wrapOutboundOut(buffer), promise: written)
+            }
+        }
+    }
+}
