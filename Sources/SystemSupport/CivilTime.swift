@@ -51,20 +51,14 @@ public struct CivilTime: Equatable, Sendable {
     /// RFC 3339 UTC with milliseconds, `2026-11-22T00:16:45.123Z`, appended to `bytes` as ASCII
     /// digits, without building strings (every log line carries one).
     public func appendRFC3339(to bytes: inout [UInt8]) {
-        Self.appendDigits(self.year, width: 4, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        Self.appendDigits(self.month, width: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        Self.appendDigits(self.day, width: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "T"))
-        Self.appendDigits(self.hour, width: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        Self.appendDigits(self.minute, width: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        Self.appendDigits(self.second, width: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "."))
-        Self.appendDigits(self.millisecond, width: 3, to: &bytes)
-        bytes.append(UInt8(ascii: "Z"))
+        let fields: [(value: Int64, width: Int, then: Unicode.Scalar)] = [
+            (self.year, 4, "-"), (self.month, 2, "-"), (self.day, 2, "T"), (self.hour, 2, ":"),
+            (self.minute, 2, ":"), (self.second, 2, "."), (self.millisecond, 3, "Z"),
+        ]
+        for field in fields {
+            Self.appendDigits(field.value, width: field.width, to: &bytes)
+            bytes.append(UInt8(ascii: field.then))
+        }
     }
 
     /// `value` in decimal, at least `width` digits; a year before 0 falls back to ``pad(_:_:)``.
