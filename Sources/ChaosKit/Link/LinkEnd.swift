@@ -151,10 +151,12 @@ final class LinkEnd: ChannelDuplexHandler {
         context.eventLoop.scheduleTask(deadline: at) {
             let (end, context, buffer) = bound.value
             end.pending -= 1
-            let wasFull = end.pendingBytes >= Self.highWater
             end.pendingBytes -= buffer.readableBytes
             context.writeAndFlush(end.wrapOutboundOut(buffer), promise: nil)
-            if wasFull && end.pendingBytes < Self.lowWater { end.other?.resumeReading() }
+            // Under the low mark, a read held back for room is made (a no-op when none was). Not
+            // only on the write that crosses from full: that write is rarely the one that
+            // crosses the low mark, and reading then never started again.
+            if end.pendingBytes < Self.lowWater { end.other?.resumeReading() }
             if end.pending == 0, let close = end.closeWhenDrained {
                 end.closeWhenDrained = nil
                 close()
