@@ -42,46 +42,55 @@ public struct CivilTime: Equatable, Sendable {
         self.weekday = (days + 4).floorModulo(7)
     }
 
-    /// `value` in decimal, left-padded with zeros to `width` digits.
-    public static func pad(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-
     /// RFC 3339 UTC with milliseconds, `2026-11-22T00:16:45.123Z`, appended to `bytes` as ASCII
     /// digits, without building strings (every log line carries one).
     public func appendRFC3339(to bytes: inout [UInt8]) {
-        let fields: [(value: Int64, width: Int, then: Unicode.Scalar)] = [
-            (self.year, 4, "-"), (self.month, 2, "-"), (self.day, 2, "T"), (self.hour, 2, ":"),
-            (self.minute, 2, ":"), (self.second, 2, "."), (self.millisecond, 3, "Z"),
-        ]
-        for field in fields {
-            Self.appendDigits(field.value, width: field.width, to: &bytes)
-            bytes.append(UInt8(ascii: field.then))
-        }
-    }
-
-    /// `value` in decimal, at least `width` digits; a year before 0 falls back to ``pad(_:_:)``.
-    private static func appendDigits(_ value: Int64, width: Int, to bytes: inout [UInt8]) {
-        guard value >= 0 else { return bytes.append(contentsOf: Self.pad(value, width).utf8) }
-        var divisor: Int64 = 1
-        var digits = 1
-        while digits < width || value / divisor >= 10 {
-            divisor *= 10
-            digits += 1
-        }
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
-        }
+        Self.append(
+            [
+                (self.year, 4, "-"), (self.month, 2, "-"), (self.day, 2, "T"), (self.hour, 2, ":"),
+                (self.minute, 2, ":"), (self.second, 2, "."), (self.millisecond, 3, "Z"),
+            ],
+            to: &bytes
+        )
     }
 
     /// RFC 9110's IMF-fixdate, as the `Date` header carries it: `Sat, 05 Dec 2026 08:37:40 GMT`.
     public var httpDate: String {
         let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return "\(weekdays[Int(self.weekday)]), \(Self.pad(self.day, 2)) \(months[Int(self.month - 1)]) "
-            + "\(Self.pad(self.year, 4)) \(Self.pad(self.hour, 2)):\(Self.pad(self.minute, 2)):\(Self.pad(self.second, 2)) GMT"
+        var bytes = Array("\(weekdays[Int(self.weekday)]), ".utf8)
+        Self.append([(self.day, 2, " ")], to: &bytes)
+        bytes += Array("\(months[Int(self.month - 1)]) ".utf8)
+        Self.append(
+            [(self.year, 4, " "), (self.hour, 2, ":"), (self.minute, 2, ":"), (self.second, 2, " ")],
+            to: &bytes
+        )
+        return String(decoding: bytes + Array("GMT".utf8), as: UTF8.self)
+    }
+
+    /// Each value zero-padded to its width, followed by its separator.
+    private static func append(_ fields: [(value: Int64, width: Int, then: Unicode.Scalar)], to bytes: inout [UInt8]) {
+        for field in fields {
+            Self.appendDigits(field.value, width: field.width, to: &bytes)
+            bytes.append(UInt8(ascii: field.then))
+        }
+    }
+
+    /// `value` in decimal, left-padded with zeros to at least `width` digits (a year before 0
+    /// gets its minus sign in front).
+    private static func appendDigits(_ value: Int64, width: Int, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var divisor: UInt64 = 1
+        var digits = 1
+        while digits < width || magnitude / divisor >= 10 {
+            divisor *= 10
+            digits += 1
+        }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude / divisor % 10))
+            divisor /= 10
+        }
     }
 }
 
