@@ -129,21 +129,13 @@ final class LinkEnd: ChannelDuplexHandler {
     /// Writes `buffer` no earlier than `due` (nil: now) and after everything handed over before.
     func emit(_ buffer: ByteBuffer, due: NIODeadline?, flush: Bool = false) {
         guard let context = self.context, buffer.readableBytes > 0 else { return }
-        if self.pending == 0 && due == nil {
+        // Nothing scheduled ahead of it and due already (the clock is read only for a due time).
+        if self.pending == 0, due.map({ $0 <= .now() }) ?? true {
             context.write(self.wrapOutboundOut(buffer), promise: nil)
             if flush { context.flush() }
             return
         }
-        let now = NIODeadline.now()
-        if self.pending == 0, due.map({ $0 <= now }) ?? true {
-            if flush {
-                context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
-            } else {
-                context.write(self.wrapOutboundOut(buffer), promise: nil)
-            }
-            return
-        }
-        let at = max(due ?? now, self.lastDue + .nanoseconds(1))
+        let at = max(due ?? .now(), self.lastDue + .nanoseconds(1))
         self.lastDue = at
         self.pending += 1
         self.pendingBytes += buffer.readableBytes
